@@ -1,0 +1,564 @@
+"""One benchmark measurement, in a fresh process, for one tool and one size.
+
+Run by ``bench/run.py`` with the interpreter of the environment that holds the
+tool (our build's ``.venv``, or the anchor venv with PyPI ``liveimport`` and
+IPython). Prints one line ``BENCH-JSON {...}`` on stdout (and writes the same
+object to ``--out`` when given). Standard library + IPython only.
+
+Tools (``--tool``):
+
+* ``liveimport``       whatever ``import liveimport`` gives in this interpreter
+                       (ours in ``.venv``, PyPI 1.3.1 in the anchor venv);
+* ``autoreload``       IPython ``%autoreload 2``;
+* ``autoreload-full``  IPython ``%autoreload 2 --full``;
+* ``none``             no tool (the control: A/B noise floor, what "no reload" looks like).
+
+Phases (``--phase``):
+
+* ``time``: register/setup time, idle overhead per cell (interleaved A/B),
+  sync after a leaf edit and a top edit against the ``importlib.reload`` floor,
+  correctness after every edit, and RSS added by the tool;
+* ``memory``: tracemalloc-traced bytes added by the tool (a separate process,
+  since tracing slows everything it watches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.dont_write_bytecode = False
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import genws  # noqa: E402
+
+CELL = "pass"
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: peak RSS is the best we have
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+# --------------------------------------------------------------------------- shell
+
+
+def make_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=cfg)
+    return shell
+
+
+class Hooks:
+    """Every per-cell extension point of an IPython shell, to swap a tool in and out.
+
+    The A/B idle measurement toggles a tool by swapping the shell's event
+    callbacks and input/AST transformers between the set recorded before the
+    tool was installed and the set recorded after: the same mechanism for every
+    tool, and it switches off *everything* the tool does per cell (pre- and
+    post-cell hooks, input transformers), not only the part behind its own
+    on/off switch.
+    """
+
+    def __init__(self, shell) -> None:
+        self.shell = shell
+        self.events = {k: list(v) for k, v in shell.events.callbacks.items()}
+        self.cleanup = list(shell.input_transformers_cleanup)
+        self.post = list(shell.input_transformers_post)
+        self.ast = list(shell.ast_transformers)
+
+    def apply(self) -> None:
+        sh = self.shell
+        for k, v in self.events.items():
+            sh.events.callbacks[k][:] = v
+        sh.input_transformers_cleanup[:] = self.cleanup
+        sh.input_transformers_post[:] = self.post
+        sh.ast_transformers[:] = self.ast
+
+    def differs_from(self, other: Hooks) -> list[str]:
+        out = [k for k in self.events if self.events[k] != other.events.get(k)]
+        if self.cleanup != other.cleanup:
+            out.append("input_transformers_cleanup")
+        if self.post != other.post:
+            out.append("input_transformers_post")
+        if self.ast != other.ast:
+            out.append("ast_transformers")
+        return out
+
+
+# --------------------------------------------------------------------------- tools
+
+
+class Tool:
+    name = "none"
+
+    def __init__(self, shell, ws: genws.Workspace, wsdir: Path) -> None:
+        self.shell = shell
+        self.ws = ws
+        self.wsdir = wsdir
+        self.info: dict[str, object] = {}
+
+    def setup(self) -> float | None:
+        """Install the tool and register the notebook's imports; return the register time."""
+        return None
+
+    def register_again(self) -> float | None:
+        """Forget all registrations and register again; return the time (None: n/a)."""
+        return None
+
+    def sync(self) -> None:
+        pass
+
+
+class LiveImportTool(Tool):
+    name = "liveimport"
+
+    def setup(self) -> float | None:
+        t0 = now()
+        import liveimport
+
+        self.info["import_s"] = now() - t0
+        self.li = liveimport
+        self.info["liveimport_version"] = getattr(liveimport, "__version__", "?")
+        self.info["liveimport_file"] = getattr(liveimport, "__file__", "?")
+        liveimport.workspace(str(self.wsdir))
+        liveimport.auto_sync(grace=0, report=False)
+        t0 = now()
+        liveimport.register(self.shell.user_ns, self.ws.notebook_imports())
+        return now() - t0
+
+    def _reset(self) -> None:
+        li = self.li
+        if hasattr(li, "reset"):
+            li.reset()
+        else:  # PyPI 1.3 has no public reset()
+            li._clear_all_state()
+
+    def register_again(self) -> float | None:
+        self._reset()
+        gc.collect()
+        t0 = now()
+        self.li.register(self.shell.user_ns, self.ws.notebook_imports())
+        return now() - t0
+
+    def sync(self) -> None:
+        self.li.sync()
+
+
+class AutoreloadTool(Tool):
+    name = "autoreload"
+    mode = "2"
+
+    def setup(self) -> float | None:
+        sh = self.shell
+        t0 = now()
+        sh.run_line_magic("load_ext", "autoreload")
+        sh.run_line_magic("autoreload", self.mode)
+        took = now() - t0
+        self.magics = sh.magics_manager.registry["AutoreloadMagics"]
+        self.reloader = self.magics._reloader
+        import IPython
+
+        self.info["ipython_version"] = IPython.__version__
+        dedup = getattr(self.reloader, "deduper_reloader", None)
+        self.info["deduper_enabled"] = None if dedup is None else bool(dedup.enabled)
+        return took
+
+    def sync(self) -> None:
+        # What its pre_run_cell hook does before every cell.
+        self.reloader.check()
+
+
+class AutoreloadFullTool(AutoreloadTool):
+    name = "autoreload-full"
+    mode = "2 --full"
+
+
+def full_supported() -> bool:
+    """Whether this IPython's ``%autoreload`` accepts ``--full``."""
+    from IPython.extensions import autoreload
+
+    magic = autoreload.AutoreloadMagics.autoreload
+    parser = getattr(magic, "parser", None)
+    if parser is not None:
+        return any("--full" in a.option_strings for a in parser._actions)
+    import inspect
+
+    return "--full" in inspect.getsource(autoreload)
+
+
+TOOLS = {
+    "none": Tool,
+    "liveimport": LiveImportTool,
+    "autoreload": AutoreloadTool,
+    "autoreload-full": AutoreloadFullTool,
+}
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def version_of(obj: object, attr: str) -> object:
+    """The version a bound object carries (see genws), or None if it carries none."""
+    if attr.endswith("_f0") or attr == "run":
+        return obj(0)[1]
+    if attr.endswith("C") or attr == "App":
+        v = obj.version
+        w = obj().who()[1]
+        return v if v == w else ("mixed", v, w)
+    if attr.endswith("_VER"):
+        return obj
+    return None
+
+
+def check_state(ws: genws.Workspace, ns: dict) -> dict[str, object]:
+    """Stale bindings against the versions on disk (what a fresh import would give).
+
+    * ``stale``: bindings (in the namespace and in every workspace module) whose
+      object behaves like an older version than the file on disk, plus modules
+      whose own body is older than their file;
+    * ``identity``: bindings that are not the very object a fresh execution of the
+      import statement would bind (tools that patch old objects in place can be
+      behaviourally current yet not identical).
+    """
+    mods = sys.modules
+    stale = identity = own = 0
+    examples: list[str] = []
+
+    def one(holder: str, d: dict, name: str, src: str, attr: str) -> None:
+        nonlocal stale, identity
+        smod = mods.get(src)
+        if name not in d or smod is None:
+            stale += 1
+            examples.append(f"{holder}.{name} missing")
+            return
+        obj = d[name]
+        if attr == "":
+            if obj is not smod:
+                stale += 1
+                identity += 1
+                examples.append(f"{holder}.{name} is not sys.modules[{src!r}]")
+            return
+        cur = smod.__dict__.get(attr)
+        if obj is not cur:
+            identity += 1
+        want = ws.versions[src]
+        got = version_of(obj, attr)
+        if got is not None and got != want:
+            stale += 1
+            if len(examples) < 5:
+                examples.append(f"{holder}.{name} is v{got}, file is v{want}")
+
+    for name, src, attr in ws.notebook_bindings():
+        one("<namespace>", ns, name, src, attr)
+    for holder in ws.all_names():
+        m = mods.get(holder)
+        if m is None:
+            stale += 1
+            continue
+        d = m.__dict__
+        want = ws.versions[holder]
+        own_attr = "APP_VER" if holder == "app" else f"{holder.upper()}_VER"
+        if d.get(own_attr) != want:
+            own += 1
+            stale += 1
+            if len(examples) < 5:
+                examples.append(f"{holder} body is v{d.get(own_attr)}, file is v{want}")
+        for name, src, attr in ws.module_bindings(holder):
+            one(holder, d, name, src, attr)
+    return {"stale": stale, "identity": identity, "own_stale": own, "examples": examples[:5]}
+
+
+def reload_accounting(ws: genws.Workspace, edited: str, loads: list[str]) -> dict[str, object]:
+    plan = ws.reload_plan(edited)
+    need = set(plan)
+    got = set(loads)
+    pos = {m: i for i, m in enumerate(loads)}
+    order = 0
+    for m in loads:
+        for d in ws.deps(m):
+            if d in pos and pos[d] > pos[m]:
+                order += 1
+    return {
+        "needed": len(need),
+        "reloaded": len(loads),
+        "unnecessary": len(got - need),
+        "missed": len(need - got),
+        "repeated": len(loads) - len(got),
+        "order_violations": order,
+    }
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def idle_ab(shell, on: Hooks, off: Hooks, blocks: int, target_s: float) -> dict[str, object]:
+    """Median over interleaved blocks of (cell time with tool − without), per cell."""
+    run = shell.run_cell
+    on.apply()
+    for _ in range(3):
+        run(CELL)
+    t0 = now()
+    k = 0
+    while now() - t0 < 0.02 or k < 3:
+        run(CELL)
+        k += 1
+    per = (now() - t0) / k
+    cells = int(min(1000, max(5, target_s / per)))
+    diffs, ons, offs = [], [], []
+    for b in range(blocks):
+        gc.collect()
+        order = (on, off) if b % 2 == 0 else (off, on)
+        res = {}
+        for h in order:
+            h.apply()
+            run(CELL)  # settle: first cell after a swap is not timed
+            t = time.perf_counter_ns()
+            for _ in range(cells):
+                run(CELL)
+            res[id(h)] = (time.perf_counter_ns() - t) / cells
+        ons.append(res[id(on)])
+        offs.append(res[id(off)])
+        diffs.append(res[id(on)] - res[id(off)])
+    on.apply()
+    return {
+        "overhead_ns": median(diffs),
+        "overhead_ns_blocks": diffs,
+        "cell_ns_with": median(ons),
+        "cell_ns_without": median(offs),
+        "cells_per_block": cells,
+        "blocks": blocks,
+    }
+
+
+def reload_floor(plan: list[str]) -> float:
+    mods = sys.modules
+    t0 = now()
+    for name in plan:
+        importlib.reload(mods[name])
+    return now() - t0
+
+
+def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int,
+               deadline: float) -> dict[str, object]:
+    out: dict[str, object] = {}
+    loads = sys.__dict__.setdefault("_bench_loads", [])
+    for which, target in (("leaf", ws.leaf.name), ("top", ws.top_mod.name)):
+        plan = ws.reload_plan(target)
+        tool_s, floor_s, checks, accts = [], [], [], []
+        for r in range(reps):
+            if r > 0 and now() > deadline:
+                break
+            steps = ("floor", "tool") if r % 2 == 0 else ("tool", "floor")
+            for step in steps:
+                ws.edit(wsdir, target)
+                gc.collect()
+                if step == "floor":
+                    floor_s.append(reload_floor(plan))
+                    continue
+                del loads[:]
+                t0 = now()
+                err = None
+                try:
+                    tool.sync()
+                except Exception as e:  # a tool failure is a result, not a crash
+                    err = f"{type(e).__name__}: {e}"
+                tool_s.append(now() - t0)
+                acct = reload_accounting(ws, target, list(loads))
+                chk = check_state(ws, ns)
+                if err:
+                    chk["error"] = err
+                checks.append(chk)
+                accts.append(acct)
+        ratio = [t / f for t, f in zip(tool_s, floor_s, strict=False) if f > 0]
+        out[which] = {
+            "module": target,
+            "plan_len": len(plan),
+            "tool_s": tool_s,
+            "floor_s": floor_s,
+            "tool_median_s": median(tool_s),
+            "floor_median_s": median(floor_s),
+            "ratio_median": median(ratio),
+            "stale_max": max((c["stale"] for c in checks), default=None),
+            "identity_max": max((c["identity"] for c in checks), default=None),
+            "own_stale_max": max((c["own_stale"] for c in checks), default=None),
+            "unnecessary_max": max((a["unnecessary"] for a in accts), default=None),
+            "missed_max": max((a["missed"] for a in accts), default=None),
+            "order_violations_max": max((a["order_violations"] for a in accts), default=None),
+            "checks": checks,
+            "reloads": accts,
+            "reps": len(tool_s),
+        }
+    return out
+
+
+def prepare_workspace(master: Path | None, n: int, seed: int, copy: bool) -> tuple[Path, Path]:
+    """Return (workspace dir, temp root to delete)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"liveimport-bench-{n}-"))
+    wsdir = tmp / "ws"
+    if master is not None and master.is_dir() and copy:
+        shutil.copytree(master, wsdir)
+    elif master is not None and master.is_dir():
+        wsdir = master
+    else:
+        genws.Workspace(n, seed).write(wsdir)
+    return wsdir, tmp
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool", choices=sorted(TOOLS), required=True)
+    ap.add_argument("--n", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=genws.DEFAULT_SEED)
+    ap.add_argument("--master", type=Path, help="pre-generated workspace to copy")
+    ap.add_argument("--phase", choices=("time", "memory", "probe"), default="time")
+    ap.add_argument("--blocks", type=int, default=9)
+    ap.add_argument("--block-seconds", type=float, default=0.05)
+    ap.add_argument("--register-reps", type=int, default=5)
+    ap.add_argument("--sync-reps", type=int, default=5)
+    ap.add_argument("--budget", type=float, default=300.0, help="soft time budget, seconds")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    t_start = now()
+    deadline = t_start + args.budget
+    result: dict[str, object] = {
+        "tool": args.tool,
+        "n": args.n,
+        "phase": args.phase,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "ok": False,
+    }
+    tmp = None
+    try:
+        if args.phase == "probe":
+            import IPython
+
+            result["ipython_version"] = IPython.__version__
+            result["autoreload_full"] = full_supported()
+            try:
+                import liveimport  # noqa: F401  (outside IPython: installs nothing)
+
+                result["liveimport_version"] = getattr(liveimport, "__version__", "?")
+            except Exception as e:  # noqa: BLE001
+                result["liveimport_version"] = None
+                result["liveimport_error"] = f"{type(e).__name__}: {e}"
+            result["ok"] = True
+            return
+        ws = genws.Workspace(args.n, args.seed)
+        result["workspace"] = ws.summary()
+        wsdir, tmp = prepare_workspace(args.master, args.n, args.seed, args.phase == "time")
+        os.chdir(wsdir)
+        sys.path.insert(0, str(wsdir))
+        shell = make_shell()
+        import IPython
+
+        result["ipython_version"] = IPython.__version__
+        ns = shell.user_ns
+        t0 = now()
+        r = shell.run_cell(ws.notebook_imports())
+        r.raise_error()
+        result["import_workspace_s"] = now() - t0
+        for _ in range(3):
+            shell.run_cell(CELL)
+        off = Hooks(shell)
+        tool = TOOLS[args.tool](shell, ws, wsdir)
+        gc.collect()
+        if args.phase == "memory":
+            import tracemalloc
+
+            rss0 = rss_bytes()
+            tracemalloc.start()
+            tm0 = tracemalloc.get_traced_memory()[0]
+            tool.setup()
+            shell.run_cell(CELL)  # autoreload's first check happens here
+            gc.collect()
+            tm1 = tracemalloc.get_traced_memory()[0]
+            tm_self = tracemalloc.get_tracemalloc_memory()
+            rss1 = rss_bytes()
+            tracemalloc.stop()
+            result["memory"] = {
+                "tracemalloc_bytes": tm1 - tm0,
+                "rss_bytes_minus_tracing": rss1 - rss0 - tm_self,
+            }
+            result["tool_info"] = tool.info
+            result["ok"] = True
+            return
+        rss0 = rss_bytes()
+        reg_first = tool.setup()
+        shell.run_cell(CELL)
+        gc.collect()
+        result["rss_added_bytes"] = rss_bytes() - rss0
+        result["tool_info"] = tool.info
+        on = Hooks(shell)
+        result["hooks_swapped"] = on.differs_from(off)
+        regs = []
+        if reg_first is not None:
+            for _ in range(args.register_reps):
+                if now() > deadline - 0.5 * args.budget:
+                    break
+                t = tool.register_again()
+                if t is None:
+                    break
+                regs.append(t)
+        result["register"] = {
+            "first_s": reg_first,
+            "repeat_s": regs,
+            "median_s": median([reg_first, *regs]) if reg_first is not None else None,
+            "what": {
+                "liveimport": "register(ns, 'import app / from app import ...')",
+                "autoreload": "%load_ext autoreload + %autoreload 2 (first check of all modules)",
+                "autoreload-full": "%load_ext autoreload + %autoreload 2 --full",
+                "none": "n/a",
+            }[args.tool],
+        }
+        result["idle"] = idle_ab(shell, on, off, args.blocks, args.block_seconds)
+        result["sync"] = sync_phase(tool, ws, wsdir, ns, args.sync_reps, deadline)
+        result["ok"] = True
+    except BaseException as e:  # report, never hang the runner
+        result["error"] = f"{type(e).__name__}: {e}"
+        result["traceback"] = traceback.format_exc()
+    finally:
+        result["elapsed_s"] = now() - t_start
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        text = json.dumps(result)
+        if args.out:
+            args.out.write_text(text)
+        sys.stdout.write("\nBENCH-JSON " + text + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
