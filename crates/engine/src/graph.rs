@@ -1,0 +1,381 @@
+//! The module table, dependency edges and the deterministic reload order.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::fingerprint::{ContentHash, Observed};
+
+/// Index of a module in the table: its tracking order.
+pub type ModId = usize;
+
+/// A tracked module.
+#[derive(Clone, Debug)]
+pub struct Module {
+    pub name: String,
+    /// The `.py` file; `None` for namespace packages.
+    pub file: Option<PathBuf>,
+    pub is_package: bool,
+    /// Whether `file` lies in the workspace (decides indirect tracking).
+    pub in_workspace: bool,
+    /// Names this module's top-level imports may depend on, in source order.
+    pub deps: Vec<String>,
+    /// Hash of the source the interpreter is running; `None` when unknown
+    /// (the file was missing when tracking began).
+    pub loaded: Option<ContentHash>,
+    /// The file as last observed.
+    pub observed: Observed,
+}
+
+impl Module {
+    /// Out of date: the file on disk differs from what was loaded.
+    pub fn is_stale(&self) -> bool {
+        match &self.observed {
+            Observed::Present { hash, .. } => self.loaded != Some(*hash),
+            Observed::Unreadable(_) => true,
+            Observed::Missing => false,
+        }
+    }
+
+    pub fn is_missing(&self) -> bool {
+        self.file.is_none() || matches!(self.observed, Observed::Missing)
+    }
+}
+
+/// All tracked modules, in tracking order, with a name index.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub modules: Vec<Module>,
+    index: HashMap<String, ModId>,
+}
+
+impl Table {
+    pub fn get(&self, name: &str) -> Option<ModId> {
+        self.index.get(name).copied()
+    }
+
+    pub fn push(&mut self, module: Module) -> ModId {
+        let id = self.modules.len();
+        self.index.insert(module.name.clone(), id);
+        self.modules.push(module);
+        id
+    }
+
+    /// Forget modules tracked at or after `len` (a failed registration).
+    pub fn truncate(&mut self, len: usize) {
+        for module in self.modules.drain(len..) {
+            self.index.remove(&module.name);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.modules.clear();
+        self.index.clear();
+    }
+}
+
+/// The graph restricted to what the roots reach, in a deterministic
+/// topological order (dependencies first).
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    /// Reachable modules, every module after the modules it depends on.
+    pub order: Vec<ModId>,
+    /// For each module (by id): the dependency edges kept (cycle-closing
+    /// edges dropped), in source order. Empty for unreachable modules.
+    pub kept: Vec<Vec<ModId>>,
+    /// For each module: reachable from the roots.
+    pub reachable: Vec<bool>,
+}
+
+/// Edges of `id`: its dependency names that are modules of the graph.
+/// `follow(d)` says whether module `d` takes part (direct, or in the workspace).
+pub fn edges<'a>(
+    table: &'a Table,
+    deps: &'a [String],
+    id: ModId,
+    follow: &'a dyn Fn(ModId) -> bool,
+) -> impl Iterator<Item = ModId> + 'a {
+    deps.iter()
+        .filter_map(move |name| table.get(name))
+        .filter(move |&d| d != id && follow(d))
+}
+
+/// Depth-first from the roots in tracking order, dependencies in source
+/// order; an edge to a module still on the path would close a cycle and is
+/// dropped, so modules tracked earlier keep their edges. Iterative, so deep
+/// chains cannot overflow the stack.
+pub fn topology<'t>(
+    table: &'t Table,
+    roots: &[ModId],
+    deps_of: &dyn Fn(ModId) -> &'t [String],
+    follow: &dyn Fn(ModId) -> bool,
+) -> Topology {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    let n = table.len();
+    let mut marks = vec![Mark::New; n];
+    let mut kept: Vec<Vec<ModId>> = vec![Vec::new(); n];
+    let mut order = Vec::new();
+    let mut sorted_roots = roots.to_vec();
+    sorted_roots.sort_unstable();
+    sorted_roots.dedup();
+    // Stack of (module, its edges, next edge index).
+    let mut stack: Vec<(ModId, Vec<ModId>, usize)> = Vec::new();
+    for root in sorted_roots {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        marks[root] = Mark::OnPath;
+        stack.push((root, edges(table, deps_of(root), root, follow).collect(), 0));
+        while let Some(top) = stack.last_mut() {
+            let (id, ref targets, ref mut next) = *top;
+            if let Some(&dep) = targets.get(*next) {
+                *next += 1;
+                match marks[dep] {
+                    Mark::OnPath => {} // would close a cycle: dropped
+                    Mark::Done => {
+                        if !kept[id].contains(&dep) {
+                            kept[id].push(dep);
+                        }
+                    }
+                    Mark::New => {
+                        if !kept[id].contains(&dep) {
+                            kept[id].push(dep);
+                        }
+                        marks[dep] = Mark::OnPath;
+                        let dep_edges = edges(table, deps_of(dep), dep, follow).collect();
+                        stack.push((dep, dep_edges, 0));
+                    }
+                }
+            } else {
+                marks[id] = Mark::Done;
+                order.push(id);
+                stack.pop();
+            }
+        }
+    }
+    let reachable = marks.iter().map(|m| *m == Mark::Done).collect();
+    Topology {
+        order,
+        kept,
+        reachable,
+    }
+}
+
+/// Why a module reloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Its source changed.
+    Modified,
+    /// A module it depends on reloads in the same sync.
+    Dependent,
+    /// The caller asked for it.
+    Forced,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Modified => "modified",
+            Reason::Dependent => "dependent",
+            Reason::Forced => "forced",
+        }
+    }
+}
+
+/// One step of a reload plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub id: ModId,
+    pub reason: Reason,
+    /// Modules reloaded earlier in the same plan that cause this reload.
+    pub after: Vec<ModId>,
+}
+
+/// Which modules reload, in `topology.order`. `changed(id)` says a module's
+/// source changed, `forced(id)` that it was asked for. A module whose file is
+/// missing never reloads but passes its causes on to its dependents.
+pub fn plan_steps(
+    table: &Table,
+    topology: &Topology,
+    changed: &dyn Fn(ModId) -> bool,
+    forced: &dyn Fn(ModId) -> bool,
+) -> Vec<Step> {
+    let n = table.len();
+    // For each module: the reloading modules a dependent would blame.
+    let mut blame: Vec<Vec<ModId>> = vec![Vec::new(); n];
+    let mut steps = Vec::new();
+    for &id in &topology.order {
+        let mut causes: Vec<ModId> = Vec::new();
+        for &dep in &topology.kept[id] {
+            for &cause in &blame[dep] {
+                if !causes.contains(&cause) {
+                    causes.push(cause);
+                }
+            }
+        }
+        if table.modules[id].is_missing() {
+            blame[id] = causes;
+            continue;
+        }
+        let reason = if changed(id) {
+            Reason::Modified
+        } else if forced(id) {
+            Reason::Forced
+        } else if !causes.is_empty() {
+            Reason::Dependent
+        } else {
+            continue;
+        };
+        blame[id] = vec![id];
+        steps.push(Step {
+            id,
+            reason,
+            after: causes,
+        });
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(spec: &[(&str, &[&str])]) -> Table {
+        let mut t = Table::default();
+        for (name, deps) in spec {
+            t.push(Module {
+                name: (*name).into(),
+                file: Some(PathBuf::from(format!("/ws/{name}.py"))),
+                is_package: false,
+                in_workspace: true,
+                deps: deps.iter().map(|d| (*d).to_string()).collect(),
+                loaded: Some(0),
+                observed: Observed::Missing,
+            });
+        }
+        for m in &mut t.modules {
+            m.observed = Observed::Present {
+                meta: crate::fingerprint::Meta {
+                    size: 0,
+                    mtime_ns: 0,
+                    ctime_ns: 0,
+                    ino: 0,
+                    dev: 0,
+                },
+                hash: 0,
+                hashed_at_ns: 0,
+            };
+        }
+        t
+    }
+
+    fn names(t: &Table, ids: &[ModId]) -> Vec<String> {
+        ids.iter().map(|&i| t.modules[i].name.clone()).collect()
+    }
+
+    fn topo(t: &Table, roots: &[ModId]) -> Topology {
+        topology(t, roots, &|id| &t.modules[id].deps, &|_| true)
+    }
+
+    #[test]
+    fn dependencies_come_first() {
+        let t = table(&[("app", &["mid", "leaf"]), ("mid", &["leaf"]), ("leaf", &[])]);
+        let topo = topo(&t, &[0]);
+        assert_eq!(names(&t, &topo.order), ["leaf", "mid", "app"]);
+    }
+
+    #[test]
+    fn cycles_drop_the_edge_of_the_later_module() {
+        let t = table(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])]);
+        let topo = topo(&t, &[0]);
+        assert_eq!(names(&t, &topo.order), ["c", "b", "a"]);
+        assert!(topo.kept[2].is_empty(), "c -> a closes the cycle");
+        // The same state always gives the same order.
+        for _ in 0..10 {
+            assert_eq!(topo.order, self::topo(&t, &[0]).order);
+        }
+    }
+
+    #[test]
+    fn plan_reloads_changed_modules_and_dependents_only() {
+        let t = table(&[
+            ("app", &["mid", "other"]),
+            ("mid", &["leaf"]),
+            ("leaf", &[]),
+            ("other", &[]),
+        ]);
+        let topo = topo(&t, &[0]);
+        let steps = plan_steps(&t, &topo, &|id| id == 2, &|_| false);
+        let got: Vec<(String, Reason, Vec<String>)> = steps
+            .iter()
+            .map(|s| (t.modules[s.id].name.clone(), s.reason, names(&t, &s.after)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("leaf".into(), Reason::Modified, vec![]),
+                ("mid".into(), Reason::Dependent, vec!["leaf".to_string()]),
+                ("app".into(), Reason::Dependent, vec!["mid".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_modules_pass_causes_through() {
+        let mut t = table(&[("app", &["gone"]), ("gone", &["leaf"]), ("leaf", &[])]);
+        t.modules[1].observed = Observed::Missing;
+        let topo = topo(&t, &[0]);
+        let steps = plan_steps(&t, &topo, &|id| id == 2, &|_| false);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[1].id, 0);
+        assert_eq!(steps[1].after, vec![2]);
+    }
+
+    #[test]
+    fn unreachable_modules_are_not_planned() {
+        let t = table(&[("app", &[]), ("orphan", &[])]);
+        let topo = topo(&t, &[0]);
+        assert_eq!(topo.order, vec![0]);
+        assert!(plan_steps(&t, &topo, &|_| true, &|_| false)
+            .iter()
+            .all(|s| s.id == 0));
+    }
+
+    #[test]
+    fn deep_chains_do_not_overflow() {
+        let n = 20_000;
+        let mut spec_names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+        spec_names.push(String::new());
+        let mut t = Table::default();
+        for i in 0..n {
+            t.push(Module {
+                name: spec_names[i].clone(),
+                file: None,
+                is_package: false,
+                in_workspace: true,
+                deps: if i + 1 < n {
+                    vec![spec_names[i + 1].clone()]
+                } else {
+                    vec![]
+                },
+                loaded: None,
+                observed: Observed::Missing,
+            });
+        }
+        let topo = topo(&t, &[0]);
+        assert_eq!(topo.order.len(), n);
+        assert_eq!(topo.order[0], n - 1);
+    }
+}

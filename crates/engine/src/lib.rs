@@ -1,0 +1,822 @@
+//! LiveImport's engine: the single owner of LiveImport's state.
+//!
+//! It knows which modules are tracked, what their files looked like when they
+//! were loaded, how they depend on each other and which names each namespace
+//! registered, and it decides everything that can be decided without running
+//! Python code: what changed, what must reload, in which order. It never calls
+//! into Python; facts about the interpreter (which modules are loaded and
+//! where their sources are) come in as plain data, through a [`Resolver`].
+
+pub mod bindings;
+pub mod fingerprint;
+pub mod graph;
+pub mod imports;
+pub mod source;
+pub mod watch;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+pub use bindings::Binding;
+use bindings::Records;
+use fingerprint::{ContentHash, Observed};
+use graph::{ModId, Module, Reason, Table, Topology};
+pub use imports::{Alias, ImportStmt, RelativeImportError};
+pub use source::{Analysis, SourceError};
+pub use watch::Mode;
+use watch::{Drained, Watcher};
+
+/// Facts about a module, gathered from the interpreter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleMeta {
+    pub name: String,
+    /// Absolute path of its `.py` source; `None` for namespace packages.
+    pub file: Option<PathBuf>,
+    pub is_package: bool,
+}
+
+/// What the interpreter knows of a module name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Not loaded (not in `sys.modules`).
+    Absent,
+    /// Loaded, but with no Python source (builtin, extension, namespace package).
+    NoSource,
+    /// Loaded from a Python source file.
+    Source(ModuleMeta),
+}
+
+/// Answers questions about loaded modules, in batches.
+pub trait Resolver {
+    /// One resolution per name, in order. An `Err` aborts the operation.
+    fn resolve(&mut self, names: &[String]) -> Result<Vec<Resolution>, String>;
+}
+
+/// Why the engine refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// A module's source could not be read or parsed.
+    #[error("analysis of {module} failed: {error}")]
+    Analysis {
+        module: String,
+        file: PathBuf,
+        error: AnalysisFailure,
+    },
+    /// `force` named a module that is not tracked.
+    #[error("module {0} is not tracked")]
+    NotTracked(String),
+    /// The resolver failed.
+    #[error("{0}")]
+    Resolver(String),
+    /// `commit()` without a plan.
+    #[error("no reload plan to commit")]
+    NoPlan,
+}
+
+/// The cause of an analysis failure.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnalysisFailure {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("cannot read source: {0}")]
+    Unreadable(String),
+}
+
+impl AnalysisFailure {
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            AnalysisFailure::Source(e) => Some(e.line()),
+            AnalysisFailure::Unreadable(_) => None,
+        }
+    }
+}
+
+/// One reload of a plan, as the Python layer needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedReload {
+    pub module: String,
+    pub file: Option<PathBuf>,
+    pub reason: &'static str,
+    /// Modification time of the file (seconds since the epoch).
+    pub mtime: f64,
+    /// Modules reloaded earlier in the plan that cause this reload.
+    pub after: Vec<String>,
+}
+
+/// A tracked module, as introspection shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedInfo {
+    pub name: String,
+    pub file: Option<PathBuf>,
+    pub direct: bool,
+    /// Tracked modules it depends on, in source order.
+    pub dependencies: Vec<String>,
+    pub pending: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Namespace {
+    id: u64,
+    records: Records,
+    /// Modules named by its registered statements, in registration order.
+    roots: Vec<ModId>,
+}
+
+#[derive(Debug)]
+struct PendingPlan {
+    steps: Vec<graph::Step>,
+    new_deps: HashMap<ModId, Vec<String>>,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    table: Table,
+    namespaces: Vec<Namespace>,
+    workspace: Vec<PathBuf>,
+    version: (u8, u8),
+    /// Names loaded without a trackable source (no `.py`, or outside the
+    /// workspace): not asked about again until the workspace changes.
+    untrackable: HashSet<String>,
+    topology: Topology,
+    direct: Vec<bool>,
+    topology_stale: bool,
+    /// Reachable modules whose file differs from what was loaded.
+    stale: BTreeSet<ModId>,
+    /// Reachable modules by file, to map file events to modules.
+    by_file: HashMap<PathBuf, Vec<ModId>>,
+    /// Reachable modules in directories that must be polled.
+    polled: Vec<ModId>,
+    /// Modules to check at the next poll (events, new watches).
+    candidates: BTreeSet<ModId>,
+    check_all: bool,
+    watcher: Watcher,
+    events: Vec<(PathBuf, OsString)>,
+    pending: Option<PendingPlan>,
+}
+
+impl Engine {
+    /// A new engine for Python `version` (major, minor), with a workspace
+    /// (absolute directories) and a change-detection mode.
+    pub fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: Mode) -> Engine {
+        Engine {
+            table: Table::default(),
+            namespaces: Vec::new(),
+            workspace,
+            version,
+            untrackable: HashSet::new(),
+            topology: Topology::default(),
+            direct: Vec::new(),
+            topology_stale: false,
+            stale: BTreeSet::new(),
+            by_file: HashMap::new(),
+            polled: Vec::new(),
+            candidates: BTreeSet::new(),
+            check_all: false,
+            watcher: Watcher::new(mode),
+            events: Vec::new(),
+            pending: None,
+        }
+    }
+
+    // ----------------------------------------------------------------------
+    // Analysis of statements given by the user
+
+    /// Parse registered statements (`register(importstmts=...)`).
+    pub fn analyze_statements(&self, source: &str) -> Result<Analysis, SourceError> {
+        source::analyze_text(source, self.version)
+    }
+
+    // ----------------------------------------------------------------------
+    // Registration and tracking
+
+    /// Register `records` for namespace `ns` and track `modules` (the
+    /// modules the statements name, with their metadata), then the workspace
+    /// modules they import, transitively. On error nothing changes.
+    pub fn register(
+        &mut self,
+        ns: u64,
+        clear: bool,
+        records: Vec<Binding>,
+        modules: Vec<ModuleMeta>,
+        resolver: &mut dyn Resolver,
+    ) -> Result<(), EngineError> {
+        self.ensure_topology();
+        let checkpoint = self.table.len();
+        let saved = self
+            .namespaces
+            .iter()
+            .position(|n| n.id == ns)
+            .map(|i| (i, self.namespaces[i].clone()));
+        let result = self.register_inner(ns, clear, records, modules, resolver);
+        if result.is_err() {
+            self.table.truncate(checkpoint);
+            match saved {
+                Some((i, entry)) => self.namespaces[i] = entry,
+                None => self.namespaces.retain(|n| n.id != ns),
+            }
+        }
+        self.topology_stale = true;
+        self.ensure_topology();
+        result
+    }
+
+    fn register_inner(
+        &mut self,
+        ns: u64,
+        clear: bool,
+        records: Vec<Binding>,
+        modules: Vec<ModuleMeta>,
+        resolver: &mut dyn Resolver,
+    ) -> Result<(), EngineError> {
+        let mut roots = Vec::with_capacity(modules.len());
+        for meta in modules {
+            let id = match self.table.get(&meta.name) {
+                Some(id) => id,
+                None => self.track(meta, true)?,
+            };
+            roots.push(id);
+        }
+        let index = match self.namespaces.iter().position(|n| n.id == ns) {
+            Some(i) => i,
+            None => {
+                self.namespaces.push(Namespace {
+                    id: ns,
+                    ..Namespace::default()
+                });
+                self.namespaces.len() - 1
+            }
+        };
+        let entry = &mut self.namespaces[index];
+        if clear {
+            entry.records = Records::default();
+            entry.roots.clear();
+        }
+        for record in records {
+            entry.records.push(record);
+        }
+        for id in roots {
+            if !entry.roots.contains(&id) {
+                entry.roots.push(id);
+            }
+        }
+        if entry.records.is_empty() && entry.roots.is_empty() {
+            self.namespaces.remove(index);
+        }
+        self.topology_stale = true;
+        self.discover(resolver, true)
+    }
+
+    /// Start tracking a module: read and analyse its file.
+    fn track(&mut self, meta: ModuleMeta, strict: bool) -> Result<ModId, EngineError> {
+        let in_workspace = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
+        let mut module = Module {
+            name: meta.name,
+            file: meta.file,
+            is_package: meta.is_package,
+            in_workspace,
+            deps: Vec::new(),
+            loaded: None,
+            observed: Observed::Missing,
+        };
+        if let Some(file) = module.file.clone() {
+            let (observed, bytes) = fingerprint::read(&file);
+            match (&observed, bytes) {
+                (Observed::Present { hash, .. }, Some(bytes)) => {
+                    match self.dependencies_of(&module.name, module.is_package, &bytes) {
+                        Ok(deps) => {
+                            module.deps = deps;
+                            module.loaded = Some(*hash);
+                        }
+                        Err(error) if strict => {
+                            return Err(EngineError::Analysis {
+                                module: module.name,
+                                file,
+                                error,
+                            });
+                        }
+                        Err(_) => {} // stays stale: the next sync reports it
+                    }
+                }
+                (Observed::Unreadable(reason), _) if strict => {
+                    return Err(EngineError::Analysis {
+                        module: module.name,
+                        file,
+                        error: AnalysisFailure::Unreadable(reason.clone()),
+                    });
+                }
+                _ => {}
+            }
+            module.observed = observed;
+        }
+        Ok(self.table.push(module))
+    }
+
+    fn dependencies_of(
+        &self,
+        name: &str,
+        is_package: bool,
+        bytes: &[u8],
+    ) -> Result<Vec<String>, AnalysisFailure> {
+        let analysis = source::analyze_bytes(bytes, self.version)?;
+        let package = imports::package_of(name, is_package);
+        let mut names = Vec::new();
+        for stmt in &analysis.imports {
+            stmt.dependency_names(package, &mut names);
+        }
+        let mut seen = HashSet::with_capacity(names.len());
+        names.retain(|n| seen.insert(n.clone()));
+        Ok(names)
+    }
+
+    /// Track the workspace modules that reachable modules import, until no
+    /// new one appears.
+    fn discover(&mut self, resolver: &mut dyn Resolver, strict: bool) -> Result<(), EngineError> {
+        let mut absent: HashSet<String> = HashSet::new();
+        loop {
+            self.ensure_topology();
+            let mut wanted: Vec<String> = Vec::new();
+            let mut asked: HashSet<&str> = HashSet::new();
+            for &id in &self.topology.order {
+                for dep in &self.table.modules[id].deps {
+                    if self.table.get(dep).is_none()
+                        && !self.untrackable.contains(dep)
+                        && !absent.contains(dep)
+                        && asked.insert(dep)
+                    {
+                        wanted.push(dep.clone());
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            let answers = resolver.resolve(&wanted).map_err(EngineError::Resolver)?;
+            let mut added = false;
+            for (name, answer) in wanted.into_iter().zip(answers) {
+                match answer {
+                    Resolution::Absent => {
+                        absent.insert(name);
+                    }
+                    Resolution::NoSource => {
+                        self.untrackable.insert(name);
+                    }
+                    Resolution::Source(meta) => {
+                        let inside = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
+                        if inside && self.table.get(&meta.name).is_none() && meta.name == name {
+                            self.track(meta, strict)?;
+                            added = true;
+                        } else {
+                            self.untrackable.insert(name);
+                        }
+                    }
+                }
+            }
+            if !added {
+                return Ok(());
+            }
+            self.topology_stale = true;
+        }
+    }
+
+    fn in_workspace(&self, file: &Path) -> bool {
+        self.workspace.iter().any(|dir| file.starts_with(dir))
+    }
+
+    /// Replace the workspace; modules outside it stop being tracked
+    /// indirectly, modules now inside it start. On error the workspace is
+    /// still replaced, but no module is tracked from it.
+    pub fn set_workspace(
+        &mut self,
+        dirs: Vec<PathBuf>,
+        resolver: &mut dyn Resolver,
+    ) -> Result<(), EngineError> {
+        let previous = std::mem::replace(&mut self.workspace, dirs);
+        let previous_untrackable = std::mem::take(&mut self.untrackable);
+        let checkpoint = self.table.len();
+        self.refresh_workspace_flags();
+        self.topology_stale = true;
+        let result = self.discover(resolver, true);
+        if result.is_err() {
+            self.table.truncate(checkpoint);
+            self.workspace = previous;
+            self.untrackable = previous_untrackable;
+            self.refresh_workspace_flags();
+            self.topology_stale = true;
+        }
+        self.ensure_topology();
+        result
+    }
+
+    fn refresh_workspace_flags(&mut self) {
+        for i in 0..self.table.len() {
+            let inside = self.table.modules[i]
+                .file
+                .as_deref()
+                .is_some_and(|f| self.in_workspace(f));
+            self.table.modules[i].in_workspace = inside;
+        }
+    }
+
+    pub fn workspace(&self) -> &[PathBuf] {
+        &self.workspace
+    }
+
+    /// Forget every registration and tracked module; release the watches.
+    pub fn reset(&mut self) {
+        let mode = self.watcher.mode();
+        let workspace = std::mem::take(&mut self.workspace);
+        self.watcher.release();
+        *self = Engine::new(self.version, workspace, mode);
+    }
+
+    /// Drop a namespace's registrations (its dict was garbage collected).
+    pub fn forget_namespace(&mut self, ns: u64) {
+        let before = self.namespaces.len();
+        self.namespaces.retain(|n| n.id != ns);
+        if self.namespaces.len() != before {
+            self.topology_stale = true;
+        }
+    }
+
+    // ----------------------------------------------------------------------
+    // Topology and change detection
+
+    fn ensure_topology(&mut self) {
+        if !self.topology_stale {
+            return;
+        }
+        self.topology_stale = false;
+        let n = self.table.len();
+        let mut direct = vec![false; n];
+        let mut roots = Vec::new();
+        for ns in &self.namespaces {
+            for &id in &ns.roots {
+                direct[id] = true;
+                roots.push(id);
+            }
+        }
+        let table = &self.table;
+        let follow = |d: ModId| direct[d] || table.modules[d].in_workspace;
+        self.topology = graph::topology(table, &roots, &|id| &table.modules[id].deps, &follow);
+        self.direct = direct;
+        self.refresh_watches();
+    }
+
+    /// Point the watcher at the directories of reachable files and rebuild
+    /// the maps that turn events into modules.
+    fn refresh_watches(&mut self) {
+        self.by_file.clear();
+        let mut dirs: HashSet<PathBuf> = HashSet::new();
+        for &id in &self.topology.order {
+            if let Some(file) = &self.table.modules[id].file {
+                self.by_file.entry(file.clone()).or_default().push(id);
+                if let Some(dir) = file.parent() {
+                    dirs.insert(dir.to_path_buf());
+                }
+            }
+        }
+        let fresh: HashSet<PathBuf> = self.watcher.watch_dirs(&dirs).into_iter().collect();
+        let polled = self.watcher.polled_dirs();
+        self.polled.clear();
+        for &id in &self.topology.order {
+            if let Some(dir) = self.table.modules[id]
+                .file
+                .as_deref()
+                .and_then(Path::parent)
+            {
+                if polled.contains(dir) {
+                    self.polled.push(id);
+                }
+                if fresh.contains(dir) {
+                    self.candidates.insert(id);
+                }
+            }
+        }
+        self.stale = self
+            .topology
+            .order
+            .iter()
+            .copied()
+            .filter(|&id| self.table.modules[id].is_stale())
+            .collect();
+    }
+
+    /// Bring the engine's view of the files up to date. Returns whether any
+    /// reachable module is out of date. With events and nothing changed this
+    /// is one non-blocking `read` and no allocation.
+    pub fn poll(&mut self) -> bool {
+        self.ensure_topology();
+        match self.watcher.drain(&mut self.events) {
+            Drained::Nothing => {}
+            Drained::Some => {
+                for (dir, name) in self.events.drain(..) {
+                    if let Some(ids) = self.by_file.get(&dir.join(name)) {
+                        self.candidates.extend(ids.iter().copied());
+                    }
+                }
+            }
+            Drained::Everything => {
+                self.events.clear();
+                self.check_all = true;
+                // Watches of vanished directories are re-established.
+                self.topology_stale = true;
+                self.ensure_topology();
+            }
+        }
+        if self.check_all {
+            self.check_all = false;
+            let all: Vec<ModId> = self.topology.order.clone();
+            for id in all {
+                self.check(id);
+            }
+        } else {
+            for i in 0..self.polled.len() {
+                let id = self.polled[i];
+                self.check(id);
+            }
+        }
+        while let Some(id) = self.candidates.pop_first() {
+            self.check(id);
+        }
+        !self.stale.is_empty()
+    }
+
+    /// Re-observe one module's file if its metadata says it may have changed.
+    fn check(&mut self, id: ModId) {
+        let module = &mut self.table.modules[id];
+        let Some(file) = &module.file else { return };
+        if !fingerprint::may_differ(file, &module.observed) {
+            return;
+        }
+        module.observed = fingerprint::read(file).0;
+        if module.is_stale() && self.topology.reachable.get(id).copied().unwrap_or(false) {
+            self.stale.insert(id);
+        } else {
+            self.stale.remove(&id);
+        }
+    }
+
+    /// The change-detection mode and how many directories are watched with
+    /// events and polled.
+    pub fn detection(&self) -> (Mode, usize, usize) {
+        (
+            self.watcher.mode(),
+            self.watcher.watched_count(),
+            self.watcher.polled_dirs().len(),
+        )
+    }
+
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.watcher.set_mode(mode);
+        self.topology_stale = true;
+        self.check_all = true;
+    }
+
+    /// A one-time warning about change detection for the user.
+    pub fn take_warning(&mut self) -> Option<String> {
+        self.ensure_topology();
+        self.watcher.take_warning()
+    }
+
+    // ----------------------------------------------------------------------
+    // Planning and committing
+
+    /// The reloads a sync must do, in order. `force` names modules to reload
+    /// even if unchanged. Re-reads and re-analyses every changed module; a
+    /// module that cannot be analysed fails the whole plan.
+    pub fn plan(&mut self, force: &[String]) -> Result<Vec<PlannedReload>, EngineError> {
+        self.pending = None;
+        self.poll();
+        let mut forced = HashSet::new();
+        for name in force {
+            match self.table.get(name) {
+                Some(id) if self.topology.reachable[id] => {
+                    forced.insert(id);
+                }
+                _ => return Err(EngineError::NotTracked(name.clone())),
+            }
+        }
+        // Re-read what changed: the hash is the truth as of now, and the new
+        // dependencies decide the order.
+        let mut new_deps: HashMap<ModId, Vec<String>> = HashMap::new();
+        let stale: Vec<ModId> = self.stale.iter().copied().collect();
+        for id in stale {
+            let module = &self.table.modules[id];
+            let Some(file) = module.file.clone() else {
+                continue;
+            };
+            let (observed, bytes) = fingerprint::read(&file);
+            let result = match (&observed, bytes) {
+                (Observed::Present { .. }, Some(bytes)) => self
+                    .dependencies_of(&module.name, module.is_package, &bytes)
+                    .map(Some),
+                (Observed::Unreadable(reason), _) => {
+                    Err(AnalysisFailure::Unreadable(reason.clone()))
+                }
+                _ => Ok(None),
+            };
+            let module = &mut self.table.modules[id];
+            module.observed = observed;
+            if !module.is_stale() {
+                self.stale.remove(&id);
+            }
+            match result {
+                Ok(Some(deps)) if self.stale.contains(&id) => {
+                    new_deps.insert(id, deps);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    return Err(EngineError::Analysis {
+                        module: module.name.clone(),
+                        file,
+                        error,
+                    });
+                }
+            }
+        }
+        let table = &self.table;
+        let direct = &self.direct;
+        let follow =
+            |d: ModId| direct.get(d).copied().unwrap_or(false) || table.modules[d].in_workspace;
+        let deps_of =
+            |id: ModId| -> &[String] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
+        let mut roots = Vec::new();
+        for ns in &self.namespaces {
+            roots.extend(ns.roots.iter().copied());
+        }
+        let topology = if new_deps.is_empty() {
+            None
+        } else {
+            Some(graph::topology(table, &roots, &deps_of, &follow))
+        };
+        let topology = topology.as_ref().unwrap_or(&self.topology);
+        let stale = &self.stale;
+        let steps = graph::plan_steps(table, topology, &|id| stale.contains(&id), &|id| {
+            forced.contains(&id)
+        });
+        let planned = steps
+            .iter()
+            .map(|step| {
+                let module = &self.table.modules[step.id];
+                PlannedReload {
+                    module: module.name.clone(),
+                    file: module.file.clone(),
+                    reason: step.reason.as_str(),
+                    mtime: match &module.observed {
+                        Observed::Present { meta, .. } => meta.mtime_seconds(),
+                        _ => 0.0,
+                    },
+                    after: step
+                        .after
+                        .iter()
+                        .map(|&a| self.table.modules[a].name.clone())
+                        .collect(),
+                }
+            })
+            .collect();
+        self.pending = Some(PendingPlan { steps, new_deps });
+        Ok(planned)
+    }
+
+    /// Record that every reload of the last plan succeeded: the modules now
+    /// run what was on disk when planned. Then track what they newly import.
+    pub fn commit(&mut self, resolver: &mut dyn Resolver) -> Result<(), EngineError> {
+        let plan = self.pending.take().ok_or(EngineError::NoPlan)?;
+        let mut new_deps = plan.new_deps;
+        for step in &plan.steps {
+            let module = &mut self.table.modules[step.id];
+            if step.reason == Reason::Modified || module.loaded.is_none() {
+                module.loaded = module.observed.hash();
+            }
+            if let Some(deps) = new_deps.remove(&step.id) {
+                module.deps = deps;
+            }
+            self.stale.remove(&step.id);
+        }
+        self.topology_stale = true;
+        // Newly imported modules are tracked; one that cannot be analysed is
+        // tracked anyway and reported by the next sync.
+        let result = self.discover(resolver, false);
+        self.ensure_topology();
+        result
+    }
+
+    /// Forget the last plan (its reloads were rolled back).
+    pub fn abort(&mut self) {
+        self.pending = None;
+    }
+
+    // ----------------------------------------------------------------------
+    // Introspection
+
+    /// Namespaces with registrations, in registration order.
+    pub fn namespaces(&self) -> Vec<u64> {
+        self.namespaces.iter().map(|n| n.id).collect()
+    }
+
+    /// The effective registered imports of namespace `ns` (all when `None`).
+    pub fn registrations(&self, ns: Option<u64>) -> Vec<(u64, Binding)> {
+        self.namespaces
+            .iter()
+            .filter(|n| ns.is_none_or(|id| id == n.id))
+            .flat_map(|n| n.records.iter().map(move |b| (n.id, b.clone())))
+            .collect()
+    }
+
+    /// Registered records of the namespaces affected by reloading `modules`:
+    /// per namespace, every record in order, flagged when its module reloaded.
+    pub fn rebind_plan(&self, modules: &[String]) -> Vec<(u64, Vec<(Binding, bool)>)> {
+        let reloaded: HashSet<&str> = modules.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            if !ns
+                .records
+                .iter()
+                .any(|b| reloaded.contains(b.module.as_str()))
+            {
+                continue;
+            }
+            let records = ns
+                .records
+                .iter()
+                .map(|b| (b.clone(), reloaded.contains(b.module.as_str())))
+                .collect();
+            out.push((ns.id, records));
+        }
+        out
+    }
+
+    /// Tracked modules reachable from `ns`'s registrations (from all when
+    /// `None`), in tracking order.
+    pub fn tracked(&mut self, ns: Option<u64>) -> Vec<TrackedInfo> {
+        self.ensure_topology();
+        let reachable: Vec<bool> = match ns {
+            None => self.topology.reachable.clone(),
+            Some(id) => {
+                let roots: Vec<ModId> = self
+                    .namespaces
+                    .iter()
+                    .filter(|n| n.id == id)
+                    .flat_map(|n| n.roots.iter().copied())
+                    .collect();
+                let table = &self.table;
+                let direct = &self.direct;
+                let follow = |d: ModId| direct[d] || table.modules[d].in_workspace;
+                graph::topology(table, &roots, &|i| &table.modules[i].deps, &follow).reachable
+            }
+        };
+        let direct = &self.direct;
+        let table = &self.table;
+        let follow = |d: ModId| direct[d] || table.modules[d].in_workspace;
+        (0..self.table.len())
+            .filter(|&id| reachable[id])
+            .map(|id| {
+                let module = &self.table.modules[id];
+                let mut dependencies: Vec<String> = Vec::new();
+                for dep in graph::edges(table, &module.deps, id, &follow) {
+                    let name = &table.modules[dep].name;
+                    if !dependencies.contains(name) {
+                        dependencies.push(name.clone());
+                    }
+                }
+                TrackedInfo {
+                    name: module.name.clone(),
+                    file: module.file.clone(),
+                    direct: self.direct[id],
+                    dependencies,
+                    pending: module.is_stale(),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether `name` is tracked (reachable from some registration).
+    pub fn is_tracked(&mut self, name: &str) -> bool {
+        self.ensure_topology();
+        self.table
+            .get(name)
+            .is_some_and(|id| self.topology.reachable[id])
+    }
+}
+
+/// A resolver for tests and tools: a fixed map of loaded modules.
+#[derive(Clone, Debug, Default)]
+pub struct MapResolver {
+    pub modules: HashMap<String, Resolution>,
+}
+
+impl Resolver for MapResolver {
+    fn resolve(&mut self, names: &[String]) -> Result<Vec<Resolution>, String> {
+        Ok(names
+            .iter()
+            .map(|n| self.modules.get(n).cloned().unwrap_or(Resolution::Absent))
+            .collect())
+    }
+}
+
+#[doc(hidden)]
+pub fn content_hash(bytes: &[u8]) -> ContentHash {
+    fingerprint::hash_bytes(bytes)
+}
