@@ -74,11 +74,7 @@ mod tests {
     use super::*;
 
     fn b(module: &str, name: Option<&str>, asname: Option<&str>) -> Binding {
-        Binding {
-            module: module.into(),
-            name: name.map(Into::into),
-            asname: asname.map(Into::into),
-        }
+        Binding { module: module.into(), name: name.map(Into::into), asname: asname.map(Into::into) }
     }
 
     #[test]
@@ -91,10 +87,7 @@ mod tests {
         r.push(b("a.d", None, None)); // binds `a` again
         r.push(b("m", Some("*"), None));
         let stmts: Vec<String> = r.iter().map(Binding::statement).collect();
-        assert_eq!(
-            stmts,
-            ["from k import y as x", "import a.d", "from m import *"]
-        );
+        assert_eq!(stmts, ["from k import y as x", "import a.d", "from m import *"]);
     }
 
     #[test]

@@ -31,10 +31,8 @@ impl Meta {
             use std::os::unix::fs::MetadataExt;
             Meta {
                 size: metadata.size(),
-                mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                    + i128::from(metadata.mtime_nsec()),
-                ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
-                    + i128::from(metadata.ctime_nsec()),
+                mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+                ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000 + i128::from(metadata.ctime_nsec()),
                 ino: metadata.ino(),
                 dev: metadata.dev(),
             }
@@ -42,13 +40,7 @@ impl Meta {
         #[cfg(not(unix))]
         {
             let mtime_ns = metadata.modified().map(system_time_ns).unwrap_or(0);
-            Meta {
-                size: metadata.len(),
-                mtime_ns,
-                ctime_ns: mtime_ns,
-                ino: 0,
-                dev: 0,
-            }
+            Meta { size: metadata.len(), mtime_ns, ctime_ns: mtime_ns, ino: 0, dev: 0 }
         }
     }
 
@@ -86,11 +78,7 @@ pub enum Observed {
     /// There but unreadable as a file (a directory, no permission): the error text.
     Unreadable(String),
     /// Read: its metadata, content hash and when it was hashed.
-    Present {
-        meta: Meta,
-        hash: ContentHash,
-        hashed_at_ns: i128,
-    },
+    Present { meta: Meta, hash: ContentHash, hashed_at_ns: i128 },
 }
 
 impl Observed {
@@ -119,14 +107,7 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
             // changes it, so the next check hashes the file again.
             let meta = Meta::of(&metadata);
             let hash = hash_bytes(&bytes);
-            (
-                Observed::Present {
-                    meta,
-                    hash,
-                    hashed_at_ns,
-                },
-                Some(bytes),
-            )
+            (Observed::Present { meta, hash, hashed_at_ns }, Some(bytes))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => (Observed::Missing, None),
         Err(e) => (Observed::Unreadable(e.to_string()), None),
@@ -137,12 +118,7 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
 pub fn may_differ(path: &Path, seen: &Observed) -> bool {
     match (fs::metadata(path), seen) {
         (Err(e), Observed::Missing) if e.kind() == io::ErrorKind::NotFound => false,
-        (
-            Ok(m),
-            Observed::Present {
-                meta, hashed_at_ns, ..
-            },
-        ) => {
+        (Ok(m), Observed::Present { meta, hashed_at_ns, .. }) => {
             let now = Meta::of(&m);
             now != *meta || now.is_racy(*hashed_at_ns)
         }

@@ -102,9 +102,7 @@ pub fn edges<'a>(
     id: ModId,
     follow: &'a dyn Fn(ModId) -> bool,
 ) -> impl Iterator<Item = ModId> + 'a {
-    deps.iter()
-        .filter_map(move |name| table.get(name))
-        .filter(move |&d| d != id && follow(d))
+    deps.iter().filter_map(move |name| table.get(name)).filter(move |&d| d != id && follow(d))
 }
 
 /// Depth-first from the roots in tracking order, dependencies in source
@@ -166,11 +164,7 @@ pub fn topology<'t>(
         }
     }
     let reachable = marks.iter().map(|m| *m == Mark::Done).collect();
-    Topology {
-        order,
-        kept,
-        reachable,
-    }
+    Topology { order, kept, reachable }
 }
 
 /// Why a module reloads.
@@ -239,11 +233,7 @@ pub fn plan_steps(
             continue;
         };
         blame[id] = vec![id];
-        steps.push(Step {
-            id,
-            reason,
-            after: causes,
-        });
+        steps.push(Step { id, reason, after: causes });
     }
     steps
 }
@@ -267,13 +257,7 @@ mod tests {
         }
         for m in &mut t.modules {
             m.observed = Observed::Present {
-                meta: crate::fingerprint::Meta {
-                    size: 0,
-                    mtime_ns: 0,
-                    ctime_ns: 0,
-                    ino: 0,
-                    dev: 0,
-                },
+                meta: crate::fingerprint::Meta { size: 0, mtime_ns: 0, ctime_ns: 0, ino: 0, dev: 0 },
                 hash: 0,
                 hashed_at_ns: 0,
             };
@@ -310,18 +294,11 @@ mod tests {
 
     #[test]
     fn plan_reloads_changed_modules_and_dependents_only() {
-        let t = table(&[
-            ("app", &["mid", "other"]),
-            ("mid", &["leaf"]),
-            ("leaf", &[]),
-            ("other", &[]),
-        ]);
+        let t = table(&[("app", &["mid", "other"]), ("mid", &["leaf"]), ("leaf", &[]), ("other", &[])]);
         let topo = topo(&t, &[0]);
         let steps = plan_steps(&t, &topo, &|id| id == 2, &|_| false);
-        let got: Vec<(String, Reason, Vec<String>)> = steps
-            .iter()
-            .map(|s| (t.modules[s.id].name.clone(), s.reason, names(&t, &s.after)))
-            .collect();
+        let got: Vec<(String, Reason, Vec<String>)> =
+            steps.iter().map(|s| (t.modules[s.id].name.clone(), s.reason, names(&t, &s.after))).collect();
         assert_eq!(
             got,
             [
@@ -348,9 +325,7 @@ mod tests {
         let t = table(&[("app", &[]), ("orphan", &[])]);
         let topo = topo(&t, &[0]);
         assert_eq!(topo.order, vec![0]);
-        assert!(plan_steps(&t, &topo, &|_| true, &|_| false)
-            .iter()
-            .all(|s| s.id == 0));
+        assert!(plan_steps(&t, &topo, &|_| true, &|_| false).iter().all(|s| s.id == 0));
     }
 
     #[test]
@@ -365,11 +340,7 @@ mod tests {
                 file: None,
                 is_package: false,
                 in_workspace: true,
-                deps: if i + 1 < n {
-                    vec![spec_names[i + 1].clone()]
-                } else {
-                    vec![]
-                },
+                deps: if i + 1 < n { vec![spec_names[i + 1].clone()] } else { vec![] },
                 loaded: None,
                 observed: Observed::Missing,
             });

@@ -70,10 +70,7 @@ impl ImportStmt {
                 out.push(format!("{base}.{}", alias.name));
             }
         }
-        out.insert(
-            out.len() - self.names.iter().filter(|a| a.name != "*").count(),
-            base,
-        );
+        out.insert(out.len() - self.names.iter().filter(|a| a.name != "*").count(), base);
     }
 }
 
@@ -136,14 +133,8 @@ mod tests {
             module: Some("m".into()),
             level: 1,
             names: vec![
-                Alias {
-                    name: "x".into(),
-                    asname: None,
-                },
-                Alias {
-                    name: "y".into(),
-                    asname: Some("z".into()),
-                },
+                Alias { name: "x".into(), asname: None },
+                Alias { name: "y".into(), asname: Some("z".into()) },
             ],
         };
         let mut out = Vec::new();
@@ -152,9 +143,6 @@ mod tests {
         let mut none = Vec::new();
         stmt.dependency_names("", &mut none);
         assert!(none.is_empty());
-        assert!(matches!(
-            stmt.resolve_from(""),
-            Err(RelativeImportError::NoPackage(_))
-        ));
+        assert!(matches!(stmt.resolve_from(""), Err(RelativeImportError::NoPackage(_))));
     }
 }

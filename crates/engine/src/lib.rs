@@ -58,11 +58,7 @@ pub trait Resolver {
 pub enum EngineError {
     /// A module's source could not be read or parsed.
     #[error("analysis of {module} failed: {error}")]
-    Analysis {
-        module: String,
-        file: PathBuf,
-        error: AnalysisFailure,
-    },
+    Analysis { module: String, file: PathBuf, error: AnalysisFailure },
     /// `force` named a module that is not tracked.
     #[error("module {0} is not tracked")]
     NotTracked(String),
@@ -204,11 +200,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         self.ensure_topology();
         let checkpoint = self.table.len();
-        let saved = self
-            .namespaces
-            .iter()
-            .position(|n| n.id == ns)
-            .map(|i| (i, self.namespaces[i].clone()));
+        let saved = self.namespaces.iter().position(|n| n.id == ns).map(|i| (i, self.namespaces[i].clone()));
         let result = self.register_inner(ns, clear, records, modules, resolver);
         if result.is_err() {
             self.table.truncate(checkpoint);
@@ -241,10 +233,7 @@ impl Engine {
         let index = match self.namespaces.iter().position(|n| n.id == ns) {
             Some(i) => i,
             None => {
-                self.namespaces.push(Namespace {
-                    id: ns,
-                    ..Namespace::default()
-                });
+                self.namespaces.push(Namespace { id: ns, ..Namespace::default() });
                 self.namespaces.len() - 1
             }
         };
@@ -290,11 +279,7 @@ impl Engine {
                             module.loaded = Some(*hash);
                         }
                         Err(error) if strict => {
-                            return Err(EngineError::Analysis {
-                                module: module.name,
-                                file,
-                                error,
-                            });
+                            return Err(EngineError::Analysis { module: module.name, file, error });
                         }
                         Err(_) => {} // stays stale: the next sync reports it
                     }
@@ -411,10 +396,7 @@ impl Engine {
 
     fn refresh_workspace_flags(&mut self) {
         for i in 0..self.table.len() {
-            let inside = self.table.modules[i]
-                .file
-                .as_deref()
-                .is_some_and(|f| self.in_workspace(f));
+            let inside = self.table.modules[i].file.as_deref().is_some_and(|f| self.in_workspace(f));
             self.table.modules[i].in_workspace = inside;
         }
     }
@@ -481,11 +463,7 @@ impl Engine {
         let polled = self.watcher.polled_dirs();
         self.polled.clear();
         for &id in &self.topology.order {
-            if let Some(dir) = self.table.modules[id]
-                .file
-                .as_deref()
-                .and_then(Path::parent)
-            {
+            if let Some(dir) = self.table.modules[id].file.as_deref().and_then(Path::parent) {
                 if polled.contains(dir) {
                     self.polled.push(id);
                 }
@@ -494,13 +472,8 @@ impl Engine {
                 }
             }
         }
-        self.stale = self
-            .topology
-            .order
-            .iter()
-            .copied()
-            .filter(|&id| self.table.modules[id].is_stale())
-            .collect();
+        self.stale =
+            self.topology.order.iter().copied().filter(|&id| self.table.modules[id].is_stale()).collect();
     }
 
     /// Bring the engine's view of the files up to date. Returns whether any
@@ -561,11 +534,7 @@ impl Engine {
     /// The change-detection mode and how many directories are watched with
     /// events and polled.
     pub fn detection(&self) -> (Mode, usize, usize) {
-        (
-            self.watcher.mode(),
-            self.watcher.watched_count(),
-            self.watcher.polled_dirs().len(),
-        )
+        (self.watcher.mode(), self.watcher.watched_count(), self.watcher.polled_dirs().len())
     }
 
     pub fn set_mode(&mut self, mode: Mode) {
@@ -609,12 +578,10 @@ impl Engine {
             };
             let (observed, bytes) = fingerprint::read(&file);
             let result = match (&observed, bytes) {
-                (Observed::Present { .. }, Some(bytes)) => self
-                    .dependencies_of(&module.name, module.is_package, &bytes)
-                    .map(Some),
-                (Observed::Unreadable(reason), _) => {
-                    Err(AnalysisFailure::Unreadable(reason.clone()))
+                (Observed::Present { .. }, Some(bytes)) => {
+                    self.dependencies_of(&module.name, module.is_package, &bytes).map(Some)
                 }
+                (Observed::Unreadable(reason), _) => Err(AnalysisFailure::Unreadable(reason.clone())),
                 _ => Ok(None),
             };
             let module = &mut self.table.modules[id];
@@ -628,34 +595,23 @@ impl Engine {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    return Err(EngineError::Analysis {
-                        module: module.name.clone(),
-                        file,
-                        error,
-                    });
+                    return Err(EngineError::Analysis { module: module.name.clone(), file, error });
                 }
             }
         }
         let table = &self.table;
         let direct = &self.direct;
-        let follow =
-            |d: ModId| direct.get(d).copied().unwrap_or(false) || table.modules[d].in_workspace;
-        let deps_of =
-            |id: ModId| -> &[String] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
+        let follow = |d: ModId| direct.get(d).copied().unwrap_or(false) || table.modules[d].in_workspace;
+        let deps_of = |id: ModId| -> &[String] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
         let mut roots = Vec::new();
         for ns in &self.namespaces {
             roots.extend(ns.roots.iter().copied());
         }
-        let topology = if new_deps.is_empty() {
-            None
-        } else {
-            Some(graph::topology(table, &roots, &deps_of, &follow))
-        };
+        let topology =
+            if new_deps.is_empty() { None } else { Some(graph::topology(table, &roots, &deps_of, &follow)) };
         let topology = topology.as_ref().unwrap_or(&self.topology);
         let stale = &self.stale;
-        let steps = graph::plan_steps(table, topology, &|id| stale.contains(&id), &|id| {
-            forced.contains(&id)
-        });
+        let steps = graph::plan_steps(table, topology, &|id| stale.contains(&id), &|id| forced.contains(&id));
         let planned = steps
             .iter()
             .map(|step| {
@@ -668,11 +624,7 @@ impl Engine {
                         Observed::Present { meta, .. } => meta.mtime_seconds(),
                         _ => 0.0,
                     },
-                    after: step
-                        .after
-                        .iter()
-                        .map(|&a| self.table.modules[a].name.clone())
-                        .collect(),
+                    after: step.after.iter().map(|&a| self.table.modules[a].name.clone()).collect(),
                 }
             })
             .collect();
@@ -731,18 +683,11 @@ impl Engine {
         let reloaded: HashSet<&str> = modules.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            if !ns
-                .records
-                .iter()
-                .any(|b| reloaded.contains(b.module.as_str()))
-            {
+            if !ns.records.iter().any(|b| reloaded.contains(b.module.as_str())) {
                 continue;
             }
-            let records = ns
-                .records
-                .iter()
-                .map(|b| (b.clone(), reloaded.contains(b.module.as_str())))
-                .collect();
+            let records =
+                ns.records.iter().map(|b| (b.clone(), reloaded.contains(b.module.as_str()))).collect();
             out.push((ns.id, records));
         }
         out
@@ -795,9 +740,7 @@ impl Engine {
     /// Whether `name` is tracked (reachable from some registration).
     pub fn is_tracked(&mut self, name: &str) -> bool {
         self.ensure_topology();
-        self.table
-            .get(name)
-            .is_some_and(|id| self.topology.reachable[id])
+        self.table.get(name).is_some_and(|id| self.topology.reachable[id])
     }
 }
 
@@ -809,10 +752,7 @@ pub struct MapResolver {
 
 impl Resolver for MapResolver {
     fn resolve(&mut self, names: &[String]) -> Result<Vec<Resolution>, String> {
-        Ok(names
-            .iter()
-            .map(|n| self.modules.get(n).cloned().unwrap_or(Resolution::Absent))
-            .collect())
+        Ok(names.iter().map(|n| self.modules.get(n).cloned().unwrap_or(Resolution::Absent)).collect())
     }
 }
 

@@ -21,11 +21,7 @@ pub enum SourceError {
     Decode { message: String, line: u32 },
     /// The text is not valid Python for the target version.
     #[error("{message}")]
-    Syntax {
-        message: String,
-        line: u32,
-        column: u32,
-    },
+    Syntax { message: String, line: u32, column: u32 },
 }
 
 impl SourceError {
@@ -96,10 +92,7 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, SourceError> {
         other => {
             let Some(codec) = encoding_rs::Encoding::for_label(other.as_bytes()) else {
                 return Err(SourceError::Decode {
-                    message: format!(
-                        "unknown encoding: {}",
-                        cookie.map(|c| c.0).unwrap_or_default()
-                    ),
+                    message: format!("unknown encoding: {}", cookie.map(|c| c.0).unwrap_or_default()),
                     line: cookie_line,
                 });
             };
@@ -121,10 +114,7 @@ fn find_cookie(bytes: &[u8]) -> Option<(String, u32)> {
         if rest.is_empty() {
             return None;
         }
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
+        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
         let line = &rest[..end];
         if let Some(name) = cookie_in_line(line) {
             return Some((name, line_no));
@@ -141,10 +131,7 @@ fn find_cookie(bytes: &[u8]) -> Option<(String, u32)> {
 }
 
 fn trim_start_ws(line: &[u8]) -> &[u8] {
-    let start = line
-        .iter()
-        .position(|&b| !matches!(b, b' ' | b'\t' | b'\x0c'))
-        .unwrap_or(line.len());
+    let start = line.iter().position(|&b| !matches!(b, b' ' | b'\t' | b'\x0c')).unwrap_or(line.len());
     &line[start..]
 }
 
@@ -174,10 +161,7 @@ fn cookie_in_line(line: &[u8]) -> Option<String> {
 }
 
 fn trim_start_ws_no_ff(text: &[u8]) -> &[u8] {
-    let start = text
-        .iter()
-        .position(|&b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(text.len());
+    let start = text.iter().position(|&b| !matches!(b, b' ' | b'\t')).unwrap_or(text.len());
     &text[start..]
 }
 
@@ -193,14 +177,7 @@ fn normalize_encoding(name: &str) -> String {
     if head == "utf-8" || head.starts_with("utf-8-") || lower == "utf8" {
         return "utf-8".into();
     }
-    for latin in [
-        "latin-1",
-        "iso-8859-1",
-        "iso-latin-1",
-        "latin1",
-        "iso8859-1",
-        "l1",
-    ] {
+    for latin in ["latin-1", "iso-8859-1", "iso-latin-1", "latin1", "iso8859-1", "l1"] {
         if lower == latin || lower.starts_with(&format!("{latin}-")) {
             return "iso-8859-1".into();
         }
@@ -243,11 +220,7 @@ struct LineCursor<'a> {
 
 impl<'a> LineCursor<'a> {
     fn new(text: &'a str) -> Self {
-        LineCursor {
-            text: text.as_bytes(),
-            offset: 0,
-            line: 1,
-        }
+        LineCursor { text: text.as_bytes(), offset: 0, line: 1 }
     }
 
     fn line_of(&mut self, offset: TextSize) -> u32 {
@@ -281,34 +254,21 @@ pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceErr
             column: 0,
         });
     }
-    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion {
-        major: version.0,
-        minor: version.1,
-    });
+    let options = ParseOptions::from(Mode::Module)
+        .with_target_version(PythonVersion { major: version.0, minor: version.1 });
     let parsed = parse_unchecked(text, options);
     let mut cursor = LineCursor::new(text);
     let first_error = parsed
         .errors()
         .iter()
         .map(|e| (e.location.start(), e.error.to_string()))
-        .chain(
-            parsed
-                .unsupported_syntax_errors()
-                .iter()
-                .map(|e| (e.range.start(), e.to_string())),
-        )
+        .chain(parsed.unsupported_syntax_errors().iter().map(|e| (e.range.start(), e.to_string())))
         .min_by_key(|(start, _)| *start);
     if let Some((start, message)) = first_error {
         let line = LineCursor::new(text).line_of(start);
-        let line_start = text[..usize::from(start)]
-            .rfind(['\n', '\r'])
-            .map_or(0, |i| i + 1);
+        let line_start = text[..usize::from(start)].rfind(['\n', '\r']).map_or(0, |i| i + 1);
         let column = text[line_start..usize::from(start)].chars().count() as u32 + 1;
-        return Err(SourceError::Syntax {
-            message,
-            line,
-            column,
-        });
+        return Err(SourceError::Syntax { message, line, column });
     }
     let Some(module) = parsed.syntax().as_module() else {
         return Ok(Analysis::default());
@@ -358,15 +318,7 @@ mod tests {
 
     const V: (u8, u8) = (3, 11);
 
-    fn imports(
-        src: &str,
-    ) -> Vec<(
-        u32,
-        bool,
-        Option<String>,
-        u32,
-        Vec<(String, Option<String>)>,
-    )> {
+    fn imports(src: &str) -> Vec<(u32, bool, Option<String>, u32, Vec<(String, Option<String>)>)> {
         analyze_text(src, V)
             .expect("parses")
             .imports
@@ -389,19 +341,10 @@ mod tests {
         let got = imports(src);
         assert_eq!(got.len(), 4);
         assert_eq!(got[0].0, 1);
-        assert_eq!(
-            got[0].4,
-            vec![("a.b".into(), Some("x".into())), ("c".into(), None)]
-        );
+        assert_eq!(got[0].4, vec![("a.b".into(), Some("x".into())), ("c".into(), None)]);
         assert_eq!(
             got[1],
-            (
-                4,
-                true,
-                Some("p".into()),
-                2,
-                vec![("q".into(), None), ("r".into(), Some("s".into()))]
-            )
+            (4, true, Some("p".into()), 2, vec![("q".into(), None), ("r".into(), Some("s".into()))])
         );
         assert_eq!(got[2].0, 9);
         assert_eq!(got[3].0, 9);
@@ -443,10 +386,7 @@ mod tests {
         // A cookie on line 2 after code on line 1 does not count.
         let ignored = b"x = 1\n# coding: latin-1\ns = '\xe9'\n";
         assert!(decode(ignored).is_err());
-        assert!(matches!(
-            decode(b"\xff\xfe"),
-            Err(SourceError::Decode { line: 1, .. })
-        ));
+        assert!(matches!(decode(b"\xff\xfe"), Err(SourceError::Decode { line: 1, .. })));
         assert!(decode(b"# coding: no-such-codec\n").is_err());
         assert!(decode(b"\xef\xbb\xbf# coding: latin-1\n").is_err());
     }

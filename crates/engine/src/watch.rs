@@ -62,10 +62,7 @@ pub struct Watcher {
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher")
-            .field("mode", &self.mode)
-            .field("polled", &self.polled.len())
-            .finish()
+        f.debug_struct("Watcher").field("mode", &self.mode).field("polled", &self.polled.len()).finish()
     }
 }
 
@@ -123,10 +120,7 @@ impl Watcher {
                         continue;
                     }
                     if let Err(e) = queue.add(dir) {
-                        if e.raw_os_error() == Some(libc::ENOSPC)
-                            && self.warning.is_none()
-                            && !self.warned
-                        {
+                        if e.raw_os_error() == Some(libc::ENOSPC) && self.warning.is_none() && !self.warned {
                             self.warning = Some(
                                 "the system's limit on inotify watches is reached; LiveImport polls file metadata for the rest. Raise it with: sudo sysctl fs.inotify.max_user_watches=524288".to_owned(),
                             );
@@ -258,12 +252,7 @@ mod linux {
         }
 
         pub fn retain(&mut self, dirs: &HashSet<PathBuf>) {
-            let gone: Vec<PathBuf> = self
-                .by_dir
-                .keys()
-                .filter(|d| !dirs.contains(*d))
-                .cloned()
-                .collect();
+            let gone: Vec<PathBuf> = self.by_dir.keys().filter(|d| !dirs.contains(*d)).cloned().collect();
             for dir in gone {
                 if let Some(wd) = self.by_dir.remove(&dir) {
                     self.by_wd.remove(&wd);
@@ -287,9 +276,10 @@ mod linux {
                         result = Drained::Everything;
                         continue;
                     }
-                    if event.mask.intersects(
-                        EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED,
-                    ) {
+                    if event
+                        .mask
+                        .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
+                    {
                         // The directory itself went away or moved: watch it
                         // again when the engine next refreshes its set.
                         lost.push(event.wd.clone());
@@ -335,9 +325,6 @@ mod linux {
         }
         #[allow(clippy::unnecessary_cast)]
         let kind = stat.f_type as i64;
-        !matches!(
-            kind,
-            NFS | SMB | CIFS | SMB2 | FUSE | V9FS | CODA | AFS | CEPH
-        )
+        !matches!(kind, NFS | SMB | CIFS | SMB2 | FUSE | V9FS | CODA | AFS | CEPH)
     }
 }

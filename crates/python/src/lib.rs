@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use liveimport_engine as engine;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyRuntimeError, PySyntaxError, PyValueError};
+use pyo3::exceptions::{PyException, PyImportError, PyRuntimeError, PySyntaxError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -74,13 +74,8 @@ impl engine::Resolver for PyResolver<'_> {
                 out.push(if answer.is_none() {
                     engine::Resolution::Absent
                 } else if answer.is_instance_of::<PyTuple>() {
-                    let (name, file, is_package): (String, Option<PathBuf>, bool) =
-                        answer.extract()?;
-                    engine::Resolution::Source(engine::ModuleMeta {
-                        name,
-                        file,
-                        is_package,
-                    })
+                    let (name, file, is_package): (String, Option<PathBuf>, bool) = answer.extract()?;
+                    engine::Resolution::Source(engine::ModuleMeta { name, file, is_package })
                 } else {
                     engine::Resolution::NoSource
                 });
@@ -98,10 +93,9 @@ impl engine::Resolver for PyResolver<'_> {
 impl PyResolver<'_> {
     fn convert(&mut self, error: engine::EngineError) -> PyErr {
         match error {
-            engine::EngineError::Resolver(message) => self
-                .error
-                .take()
-                .unwrap_or_else(|| PyRuntimeError::new_err(message)),
+            engine::EngineError::Resolver(message) => {
+                self.error.take().unwrap_or_else(|| PyRuntimeError::new_err(message))
+            }
             other => convert(other),
         }
     }
@@ -109,23 +103,13 @@ impl PyResolver<'_> {
 
 fn convert(error: engine::EngineError) -> PyErr {
     match error {
-        engine::EngineError::Analysis {
-            module,
-            file,
-            error,
-        } => {
+        engine::EngineError::Analysis { module, file, error } => {
             let kind = match &error {
                 engine::AnalysisFailure::Source(engine::SourceError::Decode { .. }) => "decode",
                 engine::AnalysisFailure::Source(engine::SourceError::Syntax { .. }) => "syntax",
                 engine::AnalysisFailure::Unreadable(_) => "unreadable",
             };
-            AnalysisError::new_err((
-                module,
-                file.into_os_string(),
-                error.line(),
-                error.to_string(),
-                kind,
-            ))
+            AnalysisError::new_err((module, file.into_os_string(), error.line(), error.to_string(), kind))
         }
         engine::EngineError::NotTracked(name) => {
             PyValueError::new_err(format!("module {name} is not tracked by LiveImport"))
@@ -145,60 +129,49 @@ impl Engine {
     #[new]
     fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: &str) -> PyResult<Self> {
         let mode = mode_from(mode)?;
-        guard(|| {
-            Ok(Engine {
-                inner: engine::Engine::new(version, workspace, mode),
-            })
-        })
+        guard(|| Ok(Engine { inner: engine::Engine::new(version, workspace, mode) }))
     }
 
     /// Parse registered statements: `(imports, first_other)` where imports are
-    /// `(line, from_import, module, level, [(name, asname)])`.
+    /// `(line, from_import, module, names)`, `module` absolute (relative
+    /// `from` imports resolved against `package`; `None` for `import`) and
+    /// names `[(name, asname)]`. Raises `SyntaxError`, or `ImportError` for a
+    /// relative import that `package` cannot resolve.
     #[allow(clippy::type_complexity)]
     fn analyze_statements(
         &self,
         source: &str,
-    ) -> PyResult<(
-        Vec<(
-            u32,
-            bool,
-            Option<String>,
-            u32,
-            Vec<(String, Option<String>)>,
-        )>,
-        Option<(u32, String)>,
-    )> {
+        package: &str,
+    ) -> PyResult<(Vec<(u32, bool, Option<String>, Vec<(String, Option<String>)>)>, Option<(u32, String)>)>
+    {
         guard(|| {
             let analysis = self.inner.analyze_statements(source).map_err(|e| match e {
-                engine::SourceError::Syntax {
-                    message,
-                    line,
-                    column,
-                } => {
-                    let text = source
-                        .lines()
-                        .nth(line.saturating_sub(1) as usize)
-                        .unwrap_or("")
-                        .to_owned();
+                engine::SourceError::Syntax { message, line, column } => {
+                    let text = source.lines().nth(line.saturating_sub(1) as usize).unwrap_or("").to_owned();
                     PySyntaxError::new_err((message, ("<importstmts>", line, column, text)))
                 }
                 engine::SourceError::Decode { message, line } => {
                     PySyntaxError::new_err((message, ("<importstmts>", line, 0, String::new())))
                 }
             })?;
-            let imports = analysis
-                .imports
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.line,
-                        s.from_import,
-                        s.module,
-                        s.level,
-                        s.names.into_iter().map(|a| (a.name, a.asname)).collect(),
-                    )
-                })
-                .collect();
+            let mut imports = Vec::with_capacity(analysis.imports.len());
+            for stmt in analysis.imports {
+                let module = if stmt.from_import {
+                    Some(stmt.resolve_from(package).map_err(|e| {
+                        let names: Vec<&str> = stmt.names.iter().map(|a| a.name.as_str()).collect();
+                        PyImportError::new_err(format!(
+                            "Relative import in 'from {} import {}' (line {}): {e}",
+                            stmt.written_module(),
+                            names.join(", "),
+                            stmt.line
+                        ))
+                    })?)
+                } else {
+                    None
+                };
+                let names = stmt.names.into_iter().map(|a| (a.name, a.asname)).collect();
+                imports.push((stmt.line, stmt.from_import, module, names));
+            }
             Ok((imports, analysis.first_other))
         })
     }
@@ -216,27 +189,14 @@ impl Engine {
         guard(|| {
             let records = records
                 .into_iter()
-                .map(|(module, name, asname)| engine::Binding {
-                    module,
-                    name,
-                    asname,
-                })
+                .map(|(module, name, asname)| engine::Binding { module, name, asname })
                 .collect();
             let modules = modules
                 .into_iter()
-                .map(|(name, file, is_package)| engine::ModuleMeta {
-                    name,
-                    file,
-                    is_package,
-                })
+                .map(|(name, file, is_package)| engine::ModuleMeta { name, file, is_package })
                 .collect();
-            let mut resolver = PyResolver {
-                func: resolver,
-                error: None,
-            };
-            self.inner
-                .register(ns, clear, records, modules, &mut resolver)
-                .map_err(|e| resolver.convert(e))
+            let mut resolver = PyResolver { func: resolver, error: None };
+            self.inner.register(ns, clear, records, modules, &mut resolver).map_err(|e| resolver.convert(e))
         })
     }
 
@@ -253,23 +213,15 @@ impl Engine {
     ) -> PyResult<Vec<(String, Option<OsString>, &'static str, f64, Vec<String>)>> {
         guard(|| {
             let plan = self.inner.plan(&force).map_err(convert)?;
-            Ok(plan
-                .into_iter()
-                .map(|p| (p.module, path_out(p.file), p.reason, p.mtime, p.after))
-                .collect())
+            Ok(plan.into_iter().map(|p| (p.module, path_out(p.file), p.reason, p.mtime, p.after)).collect())
         })
     }
 
     /// The last plan's reloads all succeeded.
     fn commit(&mut self, resolver: Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver {
-                func: resolver,
-                error: None,
-            };
-            self.inner
-                .commit(&mut resolver)
-                .map_err(|e| resolver.convert(e))
+            let mut resolver = PyResolver { func: resolver, error: None };
+            self.inner.commit(&mut resolver).map_err(|e| resolver.convert(e))
         })
     }
 
@@ -289,29 +241,14 @@ impl Engine {
                 .inner
                 .rebind_plan(&modules)
                 .into_iter()
-                .map(|(ns, records)| {
-                    (
-                        ns,
-                        records
-                            .into_iter()
-                            .map(|(b, r)| (binding_out(b), r))
-                            .collect(),
-                    )
-                })
+                .map(|(ns, records)| (ns, records.into_iter().map(|(b, r)| (binding_out(b), r)).collect()))
                 .collect())
         })
     }
 
     #[pyo3(signature = (ns=None))]
     fn registrations(&self, ns: Option<u64>) -> PyResult<Vec<(u64, BindingTuple)>> {
-        guard(|| {
-            Ok(self
-                .inner
-                .registrations(ns)
-                .into_iter()
-                .map(|(id, b)| (id, binding_out(b)))
-                .collect())
-        })
+        guard(|| Ok(self.inner.registrations(ns).into_iter().map(|(id, b)| (id, binding_out(b))).collect()))
     }
 
     /// `(name, file, direct, dependencies, pending)` per tracked module.
@@ -326,15 +263,7 @@ impl Engine {
                 .inner
                 .tracked(ns)
                 .into_iter()
-                .map(|t| {
-                    (
-                        t.name,
-                        path_out(t.file),
-                        t.direct,
-                        t.dependencies,
-                        t.pending,
-                    )
-                })
+                .map(|t| (t.name, path_out(t.file), t.direct, t.dependencies, t.pending))
                 .collect())
         })
     }
@@ -356,25 +285,13 @@ impl Engine {
 
     fn set_workspace(&mut self, dirs: Vec<PathBuf>, resolver: Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver {
-                func: resolver,
-                error: None,
-            };
-            self.inner
-                .set_workspace(dirs, &mut resolver)
-                .map_err(|e| resolver.convert(e))
+            let mut resolver = PyResolver { func: resolver, error: None };
+            self.inner.set_workspace(dirs, &mut resolver).map_err(|e| resolver.convert(e))
         })
     }
 
     fn workspace(&self) -> PyResult<Vec<OsString>> {
-        guard(|| {
-            Ok(self
-                .inner
-                .workspace()
-                .iter()
-                .map(|p| p.clone().into_os_string())
-                .collect())
-        })
+        guard(|| Ok(self.inner.workspace().iter().map(|p| p.clone().into_os_string()).collect()))
     }
 
     fn reset(&mut self) -> PyResult<()> {

@@ -1,0 +1,55 @@
+"""LiveImport: reload edited Python modules in Jupyter and IPython, in dependency order.
+
+Register the import statements a notebook relies on (with the ``%%liveimport``
+cell magic, or :func:`register` from plain Python); before each later cell,
+LiveImport reloads the modules whose source changed, then the modules that
+depend on them, and rebinds exactly the names those statements bound.
+
+See the user guide in ``docs/userguide.md``.
+"""
+
+from __future__ import annotations
+
+from ._api import (
+    change_detection,
+    Binding,
+    ModuleError,
+    ReloadEvent,
+    TrackedModule,
+    register,
+    registrations,
+    reset,
+    sync,
+    tracked,
+    workspace,
+)
+from ._ipython import (
+    auto_sync,
+    hidden_cell_magic,
+    load_ipython_extension,
+    unload_ipython_extension,
+)
+from ._version import __version__
+
+__all__ = (
+    "register",
+    "sync",
+    "auto_sync",
+    "hidden_cell_magic",
+    "workspace",
+    "tracked",
+    "registrations",
+    "reset",
+    "change_detection",
+    "ReloadEvent",
+    "ModuleError",
+    "Binding",
+    "TrackedModule",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+)
+
+from ._ipython import _install_if_in_ipython  # noqa: E402
+
+_install_if_in_ipython()
