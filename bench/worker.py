@@ -241,62 +241,72 @@ def version_of(obj: object, attr: str) -> object:
     return None
 
 
-def check_state(ws: genws.Workspace, ns: dict) -> dict[str, object]:
+def check_state(ws: genws.Workspace, ns: dict, edited: str) -> dict[str, object]:
     """Stale bindings against the versions on disk (what a fresh import would give).
 
-    * ``stale``: bindings (in the namespace and in every workspace module) whose
-      object behaves like an older version than the file on disk, plus modules
-      whose own body is older than their file;
+    * ``stale``: bindings (in the namespace and in every workspace module) of
+      names from the edited module whose object behaves like an older version
+      than the file on disk, plus 1 if the edited module's own body is older
+      than its file;
+    * ``stale_total``: the same over every module (includes staleness left over
+      from earlier edits that the tool never repaired);
     * ``identity``: bindings that are not the very object a fresh execution of the
       import statement would bind (tools that patch old objects in place can be
       behaviourally current yet not identical).
     """
     mods = sys.modules
-    stale = identity = own = 0
+    stale = total = identity = own = 0
     examples: list[str] = []
 
+    def bad(holder: str, src: str, why: str) -> None:
+        nonlocal stale, total
+        total += 1
+        if src == edited:
+            stale += 1
+            if len(examples) < 5:
+                examples.append(f"{holder}.{why}")
+
     def one(holder: str, d: dict, name: str, src: str, attr: str) -> None:
-        nonlocal stale, identity
+        nonlocal identity
         smod = mods.get(src)
         if name not in d or smod is None:
-            stale += 1
-            examples.append(f"{holder}.{name} missing")
+            bad(holder, src, f"{name} missing")
             return
         obj = d[name]
         if attr == "":
             if obj is not smod:
-                stale += 1
                 identity += 1
-                examples.append(f"{holder}.{name} is not sys.modules[{src!r}]")
+                bad(holder, src, f"{name} is not sys.modules[{src!r}]")
             return
-        cur = smod.__dict__.get(attr)
-        if obj is not cur:
-            identity += 1
+        if obj is not smod.__dict__.get(attr):
+            identity += src == edited
         want = ws.versions[src]
         got = version_of(obj, attr)
         if got is not None and got != want:
-            stale += 1
-            if len(examples) < 5:
-                examples.append(f"{holder}.{name} is v{got}, file is v{want}")
+            bad(holder, src, f"{name} is v{got}, file is v{want}")
 
     for name, src, attr in ws.notebook_bindings():
         one("<namespace>", ns, name, src, attr)
     for holder in ws.all_names():
         m = mods.get(holder)
         if m is None:
-            stale += 1
+            bad(holder, holder, "not loaded")
             continue
         d = m.__dict__
         want = ws.versions[holder]
         own_attr = "APP_VER" if holder == "app" else f"{holder.upper()}_VER"
         if d.get(own_attr) != want:
-            own += 1
-            stale += 1
-            if len(examples) < 5:
-                examples.append(f"{holder} body is v{d.get(own_attr)}, file is v{want}")
+            own += holder == edited
+            bad(holder, holder, f" body is v{d.get(own_attr)}, file is v{want}")
         for name, src, attr in ws.module_bindings(holder):
             one(holder, d, name, src, attr)
-    return {"stale": stale, "identity": identity, "own_stale": own, "examples": examples[:5]}
+    return {
+        "stale": stale,
+        "stale_total": total,
+        "identity": identity,
+        "own_stale": own,
+        "examples": examples,
+    }
 
 
 def reload_accounting(ws: genws.Workspace, edited: str, loads: list[str]) -> dict[str, object]:
@@ -395,11 +405,17 @@ def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int
                     err = f"{type(e).__name__}: {e}"
                 tool_s.append(now() - t0)
                 acct = reload_accounting(ws, target, list(loads))
-                chk = check_state(ws, ns)
+                chk = check_state(ws, ns, target)
                 if err:
                     chk["error"] = err
                 checks.append(chk)
                 accts.append(acct)
+        # A rep may end with an edit only the floor saw: let the tool catch up (untimed)
+        # so the next phase starts from a synced state.
+        try:
+            tool.sync()
+        except Exception:  # the timed syncs already recorded any failure
+            pass
         ratio = [t / f for t, f in zip(tool_s, floor_s, strict=False) if f > 0]
         out[which] = {
             "module": target,
@@ -410,6 +426,7 @@ def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int
             "floor_median_s": median(floor_s),
             "ratio_median": median(ratio),
             "stale_max": max((c["stale"] for c in checks), default=None),
+            "stale_total_max": max((c["stale_total"] for c in checks), default=None),
             "identity_max": max((c["identity"] for c in checks), default=None),
             "own_stale_max": max((c["own_stale"] for c in checks), default=None),
             "unnecessary_max": max((a["unnecessary"] for a in accts), default=None),
@@ -471,7 +488,7 @@ def main() -> None:
                 import liveimport  # noqa: F401  (outside IPython: installs nothing)
 
                 result["liveimport_version"] = getattr(liveimport, "__version__", "?")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 result["liveimport_version"] = None
                 result["liveimport_error"] = f"{type(e).__name__}: {e}"
             result["ok"] = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import textwrap
 import time
@@ -106,4 +105,3 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "")
