@@ -310,23 +310,44 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return rebuilt
 
 
-_PHASE_VERBS = {
-    "analysis": "reading the imports of",
-    "reload": "reloading",
-    "rebind": "rebinding the names imported from",
-}
-
-
 def _describe_failure(error: ModuleError) -> str:
+    """One sentence (without the final period) saying what went wrong where."""
     module = getattr(error, "module", "?")
-    verb = _PHASE_VERBS.get(getattr(error, "phase", ""), "syncing")
     where = ""
     file = getattr(error, "file", None)
     if file:
         where = f" ({_short_path(file)}"
         line = getattr(error, "line", None)
         where += f", line {line})" if line else ")"
-    return f"{verb} {module}{where} failed"
+    phase = getattr(error, "phase", "")
+    if phase == "analysis":
+        return f"the source of {module}{where} has an error"
+    if phase == "rebind":
+        return f"a registered import from {module}{where} fails after its reload"
+    return f"reloading {module}{where} failed"
+
+
+def _cause_of(error: BaseException) -> BaseException | None:
+    """The exception behind a sync failure.
+
+    Normally ``__cause__``. For an analysis failure that carries no cause but
+    names its file, the file is compiled again to recover CPython's own
+    ``SyntaxError`` (with the offending line and caret) for display.
+    """
+    cause = error.__cause__
+    if cause is not None or not isinstance(error, ModuleError):
+        return cause
+    file = getattr(error, "file", None)
+    if getattr(error, "phase", None) != "analysis" or not file:
+        return None
+    try:
+        with open(file, "rb") as handle:
+            compile(handle.read(), file, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return exc
+    except OSError:
+        return None
+    return None
 
 
 def _format_module_error(
@@ -340,7 +361,7 @@ def _format_module_error(
     its code raised), with the import machinery's frames removed.
     """
     shown: BaseException = error
-    cause = error.__cause__
+    cause = _cause_of(error)
     if isinstance(error, ModuleError) and cause is not None and error.phase != "rebind":
         shown = cause
     lines = list(header)
@@ -348,7 +369,7 @@ def _format_module_error(
         if isinstance(shown, SyntaxError):
             body = shell.SyntaxTB.structured_traceback(type(shown), shown, [])
             body = [chunk.rstrip("\n") for chunk in body]
-        elif shown is error and cause is None:
+        elif shown is error:
             body = shell.InteractiveTB.get_exception_only(type(shown), shown)
             body = [chunk.rstrip("\n") for chunk in body]
         else:
