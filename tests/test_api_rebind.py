@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 import liveimport
+import pytest
 
 
 def summary(events: list[liveimport.ReloadEvent]) -> list[tuple[str, str, list[str]]]:
