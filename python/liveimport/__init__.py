@@ -11,11 +11,11 @@ See the user guide in ``docs/userguide.md``.
 from __future__ import annotations
 
 from ._api import (
-    change_detection,
     Binding,
     ModuleError,
     ReloadEvent,
     TrackedModule,
+    change_detection,
     register,
     registrations,
     reset,

@@ -342,7 +342,9 @@ def register(
         ''')
     """
     if not isinstance(namespace, dict):
-        raise TypeError(f"namespace must be a dict (like globals()), not {type(namespace).__name__}")
+        raise TypeError(
+            f"namespace must be a dict (like globals()), not {type(namespace).__name__}"
+        )
     source = textwrap.dedent(importstmts)
     engine = _state.engine
     imports, other = engine.analyze_statements(source, package or "")

@@ -137,6 +137,7 @@ def _values(
     """The (name, value) pairs executing a binding would assign now; with
     `only`, just those names."""
     module_name, name, asname = binding
+    file = files.get(module_name)
     if name is None:
         bound = asname or module_name.partition(".")[0]
         if only is not None and bound not in only:
@@ -144,11 +145,11 @@ def _values(
         target = module_name if asname else module_name.partition(".")[0]
         module = sys.modules.get(target)
         if module is None:
-            raise _Failure(module_name, files.get(module_name), "rebind", ModuleNotFoundError(target))
+            raise _Failure(module_name, file, "rebind", ModuleNotFoundError(target))
         return [(bound, module)]
     module = sys.modules.get(module_name)
     if module is None:
-        raise _Failure(module_name, files.get(module_name), "rebind", ModuleNotFoundError(module_name))
+        raise _Failure(module_name, file, "rebind", ModuleNotFoundError(module_name))
     if name == "*":
         names = _star_names(module)
         if only is not None:
@@ -159,7 +160,7 @@ def _values(
                 pairs.append((n, getattr(module, n)))
             except AttributeError:
                 raise _Failure(
-                    module_name, files.get(module_name), "rebind", _vanished(module_name, n, files.get(module_name))
+                    module_name, file, "rebind", _vanished(module_name, n, file)
                 ) from None
         return pairs
     bound = asname or name
@@ -170,8 +171,9 @@ def _values(
     except AttributeError:
         value = sys.modules.get(f"{module_name}.{name}")
         if value is None:
-            file = files.get(module_name)
-            raise _Failure(module_name, file, "rebind", _vanished(module_name, name, file)) from None
+            raise _Failure(
+                module_name, file, "rebind", _vanished(module_name, name, file)
+            ) from None
     return [(bound, value)]
 
 
@@ -244,8 +246,8 @@ def execute(
         error = failure.error
         if isinstance(error, KeyboardInterrupt):
             raise error from None
-        result = _module_error(failure.module, failure.phase, failure.file, _line_in(error, failure.file))
-        raise result from error
+        line = _line_in(error, failure.file)
+        raise _module_error(failure.module, failure.phase, failure.file, line) from error
     except BaseException:
         _rollback(snapshots)
         engine.abort()

@@ -316,29 +316,54 @@ impl Engine {
     }
 
     /// Track the workspace modules that reachable modules import, until no
-    /// new one appears.
+    /// new one appears: a breadth-first walk from the roots that asks the
+    /// resolver about unknown names one level at a time, in batches.
     fn discover(&mut self, resolver: &mut dyn Resolver, strict: bool) -> Result<(), EngineError> {
+        let mut direct = vec![false; self.table.len()];
+        let mut queue: Vec<ModId> = Vec::new();
+        for ns in &self.namespaces {
+            for &id in &ns.roots {
+                if !direct[id] {
+                    direct[id] = true;
+                    queue.push(id);
+                }
+            }
+        }
+        queue.sort_unstable();
+        let mut visited = direct.clone();
         let mut absent: HashSet<String> = HashSet::new();
+        let mut head = 0;
         loop {
-            self.ensure_topology();
             let mut wanted: Vec<String> = Vec::new();
-            let mut asked: HashSet<&str> = HashSet::new();
-            for &id in &self.topology.order {
+            let mut asked: HashSet<String> = HashSet::new();
+            while head < queue.len() {
+                let id = queue[head];
+                head += 1;
                 for dep in &self.table.modules[id].deps {
-                    if self.table.get(dep).is_none()
-                        && !self.untrackable.contains(dep)
-                        && !absent.contains(dep)
-                        && asked.insert(dep)
-                    {
-                        wanted.push(dep.clone());
+                    match self.table.get(dep) {
+                        Some(d) => {
+                            let follow =
+                                direct.get(d).copied().unwrap_or(false) || self.table.modules[d].in_workspace;
+                            if follow && !visited[d] {
+                                visited[d] = true;
+                                queue.push(d);
+                            }
+                        }
+                        None => {
+                            if !self.untrackable.contains(dep)
+                                && !absent.contains(dep)
+                                && asked.insert(dep.clone())
+                            {
+                                wanted.push(dep.clone());
+                            }
+                        }
                     }
                 }
             }
             if wanted.is_empty() {
-                return Ok(());
+                break;
             }
             let answers = resolver.resolve(&wanted).map_err(EngineError::Resolver)?;
-            let mut added = false;
             for (name, answer) in wanted.into_iter().zip(answers) {
                 match answer {
                     Resolution::Absent => {
@@ -349,20 +374,19 @@ impl Engine {
                     }
                     Resolution::Source(meta) => {
                         let inside = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
-                        if inside && self.table.get(&meta.name).is_none() && meta.name == name {
-                            self.track(meta, strict)?;
-                            added = true;
+                        if inside && meta.name == name && self.table.get(&name).is_none() {
+                            let id = self.track(meta, strict)?;
+                            visited.push(true);
+                            queue.push(id);
                         } else {
                             self.untrackable.insert(name);
                         }
                     }
                 }
             }
-            if !added {
-                return Ok(());
-            }
-            self.topology_stale = true;
         }
+        self.topology_stale = true;
+        Ok(())
     }
 
     fn in_workspace(&self, file: &Path) -> bool {
