@@ -136,20 +136,18 @@ class Kernel:
 
     # -- execution ------------------------------------------------------------
 
-    def run(
+    def send(
         self,
         code: str,
         *,
         store_history: bool = True,
         cell_id: str | None | bool = True,
-        timeout: float = 30,
-    ) -> Cell:
-        """Execute ``code`` like a notebook front end and collect the outputs.
+    ) -> str:
+        """Send an execute request like a notebook front end; return its msg_id.
 
         ``cell_id=True`` sends a fresh notebook cell id (as JupyterLab does);
         ``None`` or ``False`` sends none (as bootstrap code does).
         """
-        code = textwrap.dedent(code)
         if cell_id is True:
             cell_id = str(uuid.uuid4())
         metadata = {"cellId": cell_id} if cell_id else {}
@@ -163,7 +161,10 @@ class Kernel:
         }
         msg = self.kc.session.msg("execute_request", content, metadata=metadata)
         self.kc.shell_channel.send(msg)
-        msg_id = msg["header"]["msg_id"]
+        return msg["header"]["msg_id"]
+
+    def collect(self, msg_id: str, code: str = "", *, timeout: float = 30) -> Cell:
+        """Collect the outputs and the reply of a request sent with `send`."""
         cell = Cell(code)
         deadline = time.monotonic() + timeout
         idle = False
@@ -181,7 +182,9 @@ class Kernel:
             elif kind == "stream":
                 cell.outputs.append({"type": "stream", "name": c["name"], "text": c["text"]})
             elif kind in ("display_data", "execute_result", "update_display_data"):
-                cell.outputs.append({"type": kind, "data": c["data"]})
+                cell.outputs.append(
+                    {"type": kind, "data": c["data"], "execution_count": c.get("execution_count")}
+                )
             elif kind == "error":
                 cell.outputs.append(
                     {
@@ -198,6 +201,19 @@ class Kernel:
         cell.reply = reply["content"]
         cell.status = reply["content"]["status"]
         return cell
+
+    def run(
+        self,
+        code: str,
+        *,
+        store_history: bool = True,
+        cell_id: str | None | bool = True,
+        timeout: float = 30,
+    ) -> Cell:
+        """Execute ``code`` (dedented) like a notebook front end and collect the outputs."""
+        code = textwrap.dedent(code)
+        msg_id = self.send(code, store_history=store_history, cell_id=cell_id)
+        return self.collect(msg_id, code, timeout=timeout)
 
     def ok(self, code: str, **kwargs: Any) -> Cell:
         """Run a cell that must succeed without any error output."""

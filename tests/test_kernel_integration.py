@@ -394,6 +394,24 @@ def test_keyboard_interrupt_during_sync_stops_the_cell(k):
     assert cell.result == "3"
 
 
+def test_real_interrupt_during_a_slow_reload(k):
+    write(k.cwd / "ri_a.py", "V = 1\n")
+    k.ok("%%liveimport\nfrom ri_a import V")
+    write(k.cwd / "ri_a.py", "import time\ntime.sleep(30)\nV = 2\n")
+    k.pause()
+    msg_id = k.send("ri_ran = True")
+    time.sleep(1.0)  # the kernel is now inside the reload, sleeping
+    k.km.interrupt_kernel()
+    cell = k.collect(msg_id, timeout=20)
+    assert cell.status == "error", str(cell)
+    assert cell.reply["ename"] == "KeyboardInterrupt"
+    assert k.value("'ri_ran' in globals()") is False
+    assert k.value("V") == 1
+    write(k.cwd / "ri_a.py", "V = 3\n")
+    k.pause()
+    assert k.ok("V").result == "3"
+
+
 # -- bootstrap cells ----------------------------------------------------------------
 
 
