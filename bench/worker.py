@@ -128,9 +128,16 @@ class Tool:
         self.wsdir = wsdir
         self.info: dict[str, object] = {}
 
-    def setup(self) -> float | None:
-        """Install the tool and register the notebook's imports; return the register time."""
+    def install(self) -> None:
+        """Import / load the tool (what a notebook's first cell does)."""
+
+    def register(self) -> float | None:
+        """Register the notebook's imports; return the time it took (None: n/a)."""
         return None
+
+    def setup(self) -> float | None:
+        self.install()
+        return self.register()
 
     def register_again(self) -> float | None:
         """Forget all registrations and register again; return the time (None: n/a)."""
@@ -143,7 +150,7 @@ class Tool:
 class LiveImportTool(Tool):
     name = "liveimport"
 
-    def setup(self) -> float | None:
+    def install(self) -> None:
         t0 = now()
         import liveimport
 
@@ -151,6 +158,9 @@ class LiveImportTool(Tool):
         self.li = liveimport
         self.info["liveimport_version"] = getattr(liveimport, "__version__", "?")
         self.info["liveimport_file"] = getattr(liveimport, "__file__", "?")
+
+    def register(self) -> float | None:
+        liveimport = self.li
         liveimport.workspace(str(self.wsdir))
         liveimport.auto_sync(grace=0, report=False)
         t0 = now()
@@ -179,12 +189,17 @@ class AutoreloadTool(Tool):
     name = "autoreload"
     mode = "2"
 
-    def setup(self) -> float | None:
+    def install(self) -> None:
+        # Loading the extension already records the mtime of every loaded module.
+        t0 = now()
+        self.shell.run_line_magic("load_ext", "autoreload")
+        self.load_s = now() - t0
+
+    def register(self) -> float | None:
         sh = self.shell
         t0 = now()
-        sh.run_line_magic("load_ext", "autoreload")
         sh.run_line_magic("autoreload", self.mode)
-        took = now() - t0
+        took = now() - t0 + self.load_s
         self.magics = sh.magics_manager.registry["AutoreloadMagics"]
         self.reloader = self.magics._reloader
         import IPython
@@ -332,8 +347,15 @@ def reload_accounting(ws: genws.Workspace, edited: str, loads: list[str]) -> dic
 # --------------------------------------------------------------------------- phases
 
 
-def idle_ab(shell, on: Hooks, off: Hooks, blocks: int, target_s: float) -> dict[str, object]:
-    """Median over interleaved blocks of (cell time with tool − without), per cell."""
+def idle_ab(shell, on: Hooks, off: Hooks, blocks: int, target_s: float,
+            budget_s: float) -> dict[str, object]:
+    """Idle overhead per cell: cells with the tool's hooks minus cells without.
+
+    Many short interleaved blocks (on/off, then off/on, ...) so that load from
+    other processes hits both sides alike; the headline is the median of the
+    per-block differences, with the difference of the per-side minima alongside
+    (noise from a busy machine only ever adds time).
+    """
     run = shell.run_cell
     on.apply()
     for _ in range(3):
@@ -344,15 +366,19 @@ def idle_ab(shell, on: Hooks, off: Hooks, blocks: int, target_s: float) -> dict[
         run(CELL)
         k += 1
     per = (now() - t0) / k
-    cells = int(min(1000, max(5, target_s / per)))
+    cells = int(min(1000, max(3, target_s / per)))
+    gc.collect()
+    gc.freeze()  # keep collections of the (large) workspace heap out of the blocks
     diffs, ons, offs = [], [], []
+    t_end = now() + budget_s
     for b in range(blocks):
-        gc.collect()
+        if b >= 5 and now() > t_end:
+            break
         order = (on, off) if b % 2 == 0 else (off, on)
         res = {}
         for h in order:
             h.apply()
-            run(CELL)  # settle: first cell after a swap is not timed
+            run(CELL)  # settle: the first cell after a swap is not timed
             t = time.perf_counter_ns()
             for _ in range(cells):
                 run(CELL)
@@ -361,14 +387,73 @@ def idle_ab(shell, on: Hooks, off: Hooks, blocks: int, target_s: float) -> dict[
         offs.append(res[id(off)])
         diffs.append(res[id(on)] - res[id(off)])
     on.apply()
+    gc.unfreeze()
     return {
         "overhead_ns": median(diffs),
+        "overhead_ns_min": min(ons) - min(offs),
         "overhead_ns_blocks": diffs,
         "cell_ns_with": median(ons),
         "cell_ns_without": median(offs),
         "cells_per_block": cells,
-        "blocks": blocks,
+        "blocks": len(diffs),
     }
+
+
+def hook_cost(shell, on: Hooks, off: Hooks, blocks: int, target_s: float) -> dict[str, object]:
+    """Direct cost of the per-cell callables the tool added, called without a cell.
+
+    Far less noisy than the A/B difference of whole cells, but it misses costs
+    outside the callables (e.g. extra work a tool causes inside IPython).
+    """
+    captured: dict[str, object] = {}
+    on.apply()
+
+    def grab_pre(info: object) -> None:
+        captured["info"] = info
+
+    def grab_post(result: object) -> None:
+        captured["result"] = result
+
+    shell.events.register("pre_run_cell", grab_pre)
+    shell.events.register("post_run_cell", grab_post)
+    shell.run_cell(CELL)
+    shell.events.unregister("pre_run_cell", grab_pre)
+    shell.events.unregister("post_run_cell", grab_post)
+    args = {"pre_run_cell": (captured.get("info"),), "post_run_cell": (captured.get("result"),),
+            "pre_execute": (), "post_execute": ()}
+    calls = []
+    for ev, cbs in on.events.items():
+        if ev not in args:
+            continue
+        for cb in cbs:
+            if cb not in off.events.get(ev, []):
+                calls.append((cb, args[ev]))
+    lines = [CELL + "\n"]
+    transforms = [t for t in on.cleanup if t not in off.cleanup]
+    transforms += [t for t in on.post if t not in off.post]
+
+    def once() -> None:
+        for cb, a in calls:
+            cb(*a)
+        for t in transforms:
+            t(lines)
+
+    if not calls and not transforms:
+        return {"hook_ns": 0.0, "callables": 0}
+    t0 = now()
+    k = 0
+    while now() - t0 < 0.01 or k < 3:
+        once()
+        k += 1
+    reps = int(min(100000, max(3, target_s / ((now() - t0) / k))))
+    per = []
+    for _ in range(blocks):
+        t = time.perf_counter_ns()
+        for _ in range(reps):
+            once()
+        per.append((time.perf_counter_ns() - t) / reps)
+    return {"hook_ns": median(per), "hook_ns_min": min(per), "callables": len(calls),
+            "transformers": len(transforms), "calls_per_block": reps}
 
 
 def reload_floor(plan: list[str]) -> float:
@@ -518,16 +603,22 @@ def main() -> None:
             rss0 = rss_bytes()
             tracemalloc.start()
             tm0 = tracemalloc.get_traced_memory()[0]
-            tool.setup()
-            shell.run_cell(CELL)  # autoreload's first check happens here
+            tool.install()
             gc.collect()
             tm1 = tracemalloc.get_traced_memory()[0]
-            tm_self = tracemalloc.get_tracemalloc_memory()
-            rss1 = rss_bytes()
+            rss1 = rss_bytes() - tracemalloc.get_tracemalloc_memory()
+            tool.register()
+            shell.run_cell(CELL)
+            gc.collect()
+            tm2 = tracemalloc.get_traced_memory()[0]
+            rss2 = rss_bytes() - tracemalloc.get_tracemalloc_memory()
             tracemalloc.stop()
             result["memory"] = {
-                "tracemalloc_bytes": tm1 - tm0,
-                "rss_bytes_minus_tracing": rss1 - rss0 - tm_self,
+                "tracemalloc_bytes": tm2 - tm0,
+                "tracemalloc_install_bytes": tm1 - tm0,
+                "tracemalloc_register_bytes": tm2 - tm1,
+                "rss_bytes_minus_tracing": rss2 - rss0,
+                "rss_install_bytes_minus_tracing": rss1 - rss0,
             }
             result["tool_info"] = tool.info
             result["ok"] = True
@@ -560,7 +651,9 @@ def main() -> None:
                 "none": "n/a",
             }[args.tool],
         }
-        result["idle"] = idle_ab(shell, on, off, args.blocks, args.block_seconds)
+        result["idle"] = idle_ab(shell, on, off, args.blocks, args.block_seconds,
+                                 0.25 * args.budget)
+        result["hooks"] = hook_cost(shell, on, off, args.blocks, args.block_seconds)
         result["sync"] = sync_phase(tool, ws, wsdir, ns, args.sync_reps, deadline)
         result["ok"] = True
     except BaseException as e:  # report, never hang the runner
