@@ -1,7 +1,8 @@
 //! The module table, dependency edges and the deterministic reload order.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+
+use rustc_hash::FxHashMap;
 
 use crate::fingerprint::{ContentHash, Observed};
 
@@ -45,7 +46,7 @@ impl Module {
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     pub modules: Vec<Module>,
-    index: HashMap<String, ModId>,
+    index: FxHashMap<String, ModId>,
 }
 
 impl Table {
