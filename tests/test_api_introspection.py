@@ -303,7 +303,7 @@ def test_reset_forgets_everything_but_unloads_nothing(project):
     assert liveimport.registrations(project.ns) == []
     assert sys.modules["m"] is m and sys.modules["dep"].D == 1
     assert project.ns["X"] == 1
-    project.write("m.py", "import dep\nX = 2\n")
+    project.write("m.py", "import dep\nX = 22\n")
     assert project.sync() == []
     assert project.ns["X"] == 1
     with pytest.raises(ValueError):
@@ -316,4 +316,4 @@ def test_reset_forgets_everything_but_unloads_nothing(project):
     events = project.sync()
     assert summary(events) == [("dep", "modified", []), ("m", "dependent", ["dep"])]
     assert sys.modules["dep"].D == 2
-    assert project.ns["X"] == 2
+    assert project.ns["X"] == 22
