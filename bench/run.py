@@ -229,10 +229,12 @@ def summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[str
         "register_first_ms": None if reg["first_s"] is None else reg["first_s"] * 1000,
         "register_what": reg["what"],
         "rss_kib": raw["rss_added_bytes"] / 1024,
-        "hook_us": (raw.get("hooks") or {}).get("hook_ns", 0.0) / 1000,
+        "hook_us": (raw.get("hooks") or {}).get("hook_ns_min", 0.0) / 1000,
+        "hook_median_us": (raw.get("hooks") or {}).get("hook_ns", 0.0) / 1000,
         "import_workspace_s": raw.get("import_workspace_s"),
         "tool_info": raw.get("tool_info"),
         "hooks_swapped": raw.get("hooks_swapped"),
+        "cell_hook_reloads": raw.get("cell_hook_reloads"),
     }
     for which in ("leaf", "top"):
         s = raw["sync"][which]
@@ -303,7 +305,8 @@ ROWS = [
     ("idle_iqr_us", "  └ spread of A/B blocks (IQR, µs)", None),
     ("idle_min_us", "  └ min with − min without (µs)", "pos"),
     ("cell_us_without", "  └ `run_cell('pass')` without tool (µs)", None),
-    ("hook_us", "per-cell hooks called directly (µs)", "pos"),
+    ("hook_us", "per-cell hooks called directly (µs, best block)", "pos"),
+    ("cell_hook_reloads", "  └ a cell after an edit reloads (hook really checks)", None),
     ("register_ms", "register() / setup (ms, median)", "plain"),
     ("register_first_ms", "  └ first call (ms)", "plain"),
     ("leaf_ms", "sync after leaf edit (ms)", "plain"),
@@ -414,18 +417,37 @@ def targets_section(report: dict[str, object]) -> list[str]:
         return "n/a" if ok is None else ("met" if ok else "**missed**")
 
     idle = {n: get(n, "ours", "idle_us") for n in sizes}
+    iqr = {n: get(n, "ours", "idle_iqr_us") for n in sizes}
+    hook = {n: get(n, "ours", "hook_us") for n in sizes}
     ctrl = {n: get(n, "control", "idle_iqr_us") for n in sizes}
     vals = [v for v in idle.values() if v is not None]
-    meas = ", ".join(f"N={n}: {fmt(v)} µs" for n, v in idle.items())
-    out.append(f"| idle ≤ 5 µs per cell at every N | {meas} | "
-               f"{verdict(None if not vals else max(vals) <= 5)} |")
-    if any(v is not None for v in ctrl.values()):
+    # The A/B median is only conclusive against 5 µs when its own spread is small:
+    # with IQR w over b blocks the median's standard error is about 1.25·(w/1.35)/√b.
+    blocks = {n: get(n, "ours", "idle_blocks") or 1 for n in sizes}
+    err = {n: (1.2533 * iqr[n] / 1.349 / blocks[n] ** 0.5) if iqr[n] is not None else None
+           for n in sizes}
+    noisy = [n for n in sizes if err[n] is not None and 2 * err[n] > 5]
+    meas = ", ".join(f"N={n}: {fmt(v)} ± {fmt(err[n], 2)} µs" for n, v in idle.items())
+    meas += " (A/B median ± its standard error); hooks called directly: " + ", ".join(
+        f"N={n}: {fmt(v)} µs" for n, v in hook.items())
+    v = verdict(None if not vals else max(vals) <= 5)
+    if noisy and vals:
+        v = ("inconclusive (A/B noise ≫ 5 µs at N=" + ", ".join(map(str, noisy))
+             + "); direct hook cost " + ("≤" if all(h is not None and h <= 5
+                                                  for h in hook.values()) else ">") + " 5 µs")
+    out.append(f"| idle ≤ 5 µs per cell at every N | {meas} | {v} |")
+    if any(x is not None for x in ctrl.values()):
         out.append("| (noise: IQR of the no-tool control's A/B blocks) | "
-                   + ", ".join(f"N={n}: {fmt(v)} µs" for n, v in ctrl.items()) + " | |")
+                   + ", ".join(f"N={n}: {fmt(x)} µs" for n, x in ctrl.items()) + " | |")
     o, p = get(1000, "ours", "idle_us"), get(1000, "pypi", "idle_us")
     ok = None if o is None or p is None else (o <= p / 1000)
-    out.append(f"| idle ≥ 1,000× below PyPI at N=1,000 | ours {fmt(o)} µs, PyPI {fmt(p)} µs "
-               f"(ours ÷ PyPI {ratio(o, p, True)}) | {verdict(ok)} |")
+    v = verdict(ok)
+    if ok is False and 1000 in noisy:
+        v = "inconclusive (A/B noise)"
+    oh, ph = get(1000, "ours", "hook_us"), get(1000, "pypi", "hook_us")
+    out.append(f"| idle ≥ 1,000× below PyPI at N=1,000 | A/B: ours {fmt(o)} µs, PyPI {fmt(p)} µs "
+               f"(ours ÷ PyPI {ratio(o, p, True)}); hooks direct: ours {fmt(oh)} µs, PyPI "
+               f"{fmt(ph)} µs ({ratio(oh, ph, True)}) | {v} |")
     o, p = get(1000, "ours", "register_ms"), get(1000, "pypi", "register_ms")
     ok = None if o is None or p is None else (p / o >= 20 if o > 0 else True)
     out.append(f"| register() ≥ 20× faster than PyPI at N=1,000 | ours {fmt(o)} ms, PyPI "
@@ -483,7 +505,16 @@ def main() -> int:
                     help="also write the report here (default for --full: bench/RESULTS.md)")
     ap.add_argument("--label", default="", help="text put at the top of --results-md")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc processes")
+    ap.add_argument("--rerender", type=Path, metavar="RESULTS_JSON",
+                    help="print the Markdown report of an earlier run's results.json; no run")
     args = ap.parse_args()
+    if args.rerender:
+        old = json.loads(args.rerender.read_text())
+        specs = [ToolSpec(t["key"], t["label"], t["kind"],
+                          Path(t["python"]) if t["python"] else None, t["note"], t["info"])
+                 for t in old["tools"]]
+        print(markdown(old, specs))
+        return 0
     mode = args.mode or "quick"
     cfg = MODES[mode]
     sizes = args.sizes or list(cfg["sizes"])
