@@ -23,7 +23,7 @@ $(DEPS): $(VENV)/bin/python pyproject.toml
 	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" \
 	    "ipython>=8" "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5" \
-	    "pytest>=7" "hypothesis>=6" "ruff>=0.5"
+	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5"
 	touch $@
 
 $(BUILT): $(DEPS) $(SOURCES)
