@@ -179,6 +179,19 @@ def test_registration_error_is_shown_clearly(k):
     assert len(cell.errors) == 1
 
 
+def test_registration_of_a_module_with_a_syntax_error(k):
+    write(k.cwd / "rs_a.py", "A = 1\n")
+    k.ok("import rs_a")  # loaded while it was fine
+    write(k.cwd / "rs_a.py", "A = (\n")
+    cell = k.run("%%liveimport\nimport rs_a")
+    assert cell.status == "error"
+    assert len(cell.errors) == 1, str(cell)
+    text = cell.error_text()
+    assert "not registered" in text
+    assert "SyntaxError" in text and "rs_a.py" in text
+    assert names(k) == []
+
+
 # -- hidden magic ---------------------------------------------------------------
 
 

@@ -36,6 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from ._api import ModuleError, ReloadEvent, register, registrations, sync, tracked
 
+try:  # a cheap "may anything have changed?" check, if the core provides one
+    from ._api import _poll
+except ImportError:  # pragma: no cover - older core
+    _poll = None
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
@@ -533,6 +538,8 @@ class _Integration:
                 self.show(held.events, held.error)
             return
         self.held = None
+        if _poll is not None and not _poll():
+            return  # the common case: nothing changed, nothing allocated
         events: list[ReloadEvent] = []
         error: BaseException | None = None
         try:
