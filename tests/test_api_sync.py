@@ -380,3 +380,98 @@ def test_reload_event_str_from_a_real_sync(project):
     assert str(by_name["two"]) == "Reloaded two because a and b reloaded"
     assert str(by_name["three"]) == "Reloaded three because a, b, and c reloaded"
     assert sys.modules["three"].c.V == "c2"
+
+
+def test_rebind_failure_in_one_namespace_updates_no_namespace(project):
+    project.write("m.py", "a = 1\nb = 1\n")
+    ns2: dict = {}
+    project.register("from m import a")
+    exec("from m import b", ns2)
+    liveimport.register(ns2, "from m import b")
+
+    project.write("m.py", "a = 2\nb = 2\ndel b\n")
+    with pytest.raises(liveimport.ModuleError) as info:
+        project.sync()
+    assert (info.value.module, info.value.phase) == ("m", "rebind")
+    assert project.ns["a"] == 1 and ns2["b"] == 1
+    assert sys.modules["m"].a == 1
+
+    project.write("m.py", "a = 3\nb = 3\n")
+    project.sync()
+    assert project.ns["a"] == 3 and ns2["b"] == 3
+
+
+def test_star_import_with_a_bad_all_fails_the_sync(project):
+    project.write("m.py", "__all__ = ['a']\na = 1\n")
+    project.register("from m import *")
+    project.write("m.py", "__all__ = ['a', 'missing']\na = 2\n")
+    with pytest.raises(liveimport.ModuleError) as info:
+        project.sync()
+    assert (info.value.module, info.value.phase) == ("m", "rebind")
+    assert "missing" in str(info.value)
+    assert project.ns["a"] == 1
+    assert sys.modules["m"].__all__ == ["a"]
+
+
+def test_error_line_is_the_line_in_the_failing_module(project):
+    project.write("helper.py", "def boom():\n    raise LookupError('deep')\n")
+    project.write("m.py", "import helper\nX = 1\n")
+    project.register("from m import X")
+    project.write("m.py", "import helper\nX = 2\n\nhelper.boom()\n")
+    with pytest.raises(liveimport.ModuleError) as info:
+        project.sync()
+    err = info.value
+    assert (err.module, err.phase, err.line) == ("m", "reload", 4)
+    assert os.path.samefile(err.file, project.path("m.py"))
+    assert isinstance(err.__cause__, LookupError)
+
+
+def test_failing_import_of_a_new_module_rolls_back(project):
+    project.write("app.py", "X = 1\n")
+    project.write("other.py", "O = 1\n")
+    project.register("from other import O\nfrom app import X")
+    project.write("other.py", "O = 2\n")
+    project.write("newmod.py", "N = 1\nraise OSError('newmod fails')\n")
+    project.write("app.py", "import newmod\nX = newmod.N\n")
+
+    with pytest.raises(liveimport.ModuleError) as info:
+        project.sync()
+    assert (info.value.module, info.value.phase) == ("app", "reload")
+    assert isinstance(info.value.__cause__, OSError)
+    assert sys.modules["other"].O == 1
+    assert (project.ns["O"], project.ns["X"]) == (1, 1)
+    assert "newmod" not in liveimport.tracked()
+
+    project.write("newmod.py", "N = 5\n")
+    events = project.sync()
+    assert summary(events) == [("other", "modified", []), ("app", "modified", [])]
+    assert (project.ns["O"], project.ns["X"]) == (2, 5)
+    assert "newmod" in liveimport.tracked()
+
+
+def test_force_an_indirect_module(project):
+    project.write("util.py", "import itertools\nTOKEN = object()\n")
+    project.write("app.py", "import util\nTOKEN = util.TOKEN\n")
+    project.register("from app import TOKEN")
+    old = project.ns["TOKEN"]
+
+    events = project.sync(force=["util"])
+
+    assert summary(events) == [("util", "forced", []), ("app", "dependent", ["util"])]
+    assert project.ns["TOKEN"] is not old
+    assert project.ns["TOKEN"] is sys.modules["util"].TOKEN
+
+
+def test_force_several_modules(project):
+    project.write("a.py", "T = object()\n")
+    project.write("b.py", "T = object()\n")
+    project.write("c.py", "import a\nimport b\n")
+    project.register("import c\nfrom a import T")
+    old = project.ns["T"]
+    events = project.sync(force=["b", "a"])
+    assert summary(events) == [
+        ("a", "forced", []),
+        ("b", "forced", []),
+        ("c", "dependent", ["a", "b"]),
+    ]
+    assert project.ns["T"] is not old
