@@ -115,7 +115,7 @@ def test_modules_outside_the_workspace_are_not_tracked_indirectly(project, outsi
     assert sys.modules["extmod"].E == 1
 
 
-def test_modules_outside_the_workspace_can_be_registered(project, outside, log):
+def test_modules_outside_the_workspace_can_be_registered(project, outside, log, detection):
     (outside / "extmod.py").write_text(LOG + "E = 1\n")
     project.write("app.py", module("import extmod", "E = extmod.E\n"))
     project.register("from app import E")
@@ -149,7 +149,7 @@ def test_outside_module_imported_by_an_outside_registered_module(project, outsid
     assert project.sync() == []
 
 
-def test_workspace_change_mid_session(project, outside, log):
+def test_workspace_change_mid_session(project, outside, log, detection):
     (outside / "extmod.py").write_text(LOG + "E = 1\n")
     project.write("app.py", module("import extmod", "E = extmod.E\n"))
     project.register("from app import E")
@@ -222,7 +222,7 @@ def test_default_workspace_is_the_initial_working_directory(tmp_path):
     assert json.loads(proc.stdout) == {"app": True, "dep": False}
 
 
-def test_new_workspace_module_imported_after_an_edit_is_tracked(project, log):
+def test_new_workspace_module_imported_after_an_edit_is_tracked(project, log, detection):
     project.write("app.py", module("", "def run():\n    return 'plain'\n"))
     project.register("from app import run")
     assert list(liveimport.tracked()) == ["app"]
@@ -633,3 +633,29 @@ def test_cycle_edit_of_the_later_tracked_module_reloads_the_earlier(project, log
     assert sorted(names) == ["a", "p", "q", "x"]
     assert names[0] == "q" and names[-1] == "a"
     assert ran == names
+
+
+def test_new_module_in_a_new_package_directory_is_tracked(project, log, detection):
+    project.write("app.py", module("", "def run():\n    return 'plain'\n"))
+    project.register("from app import run")
+
+    project.write("newpkg/__init__.py", module(""))
+    project.write("newpkg/deep/__init__.py", module(""))
+    project.write("newpkg/deep/leaf.py", module("", "L = 'l1'\n"))
+    project.write(
+        "app.py",
+        module("from newpkg.deep import leaf", "def run():\n    return 'app:' + leaf.L\n"),
+    )
+    events, ran = sync_logged(project, log)
+    assert events == [("app", "modified", [])]
+    assert project.ns["run"]() == "app:l1"
+    assert {"newpkg.deep", "newpkg.deep.leaf"} <= set(liveimport.tracked())
+
+    project.write("newpkg/deep/leaf.py", module("", "L = 'l2'\n"))
+    events, ran = sync_logged(project, log)
+    assert events == [
+        ("newpkg.deep.leaf", "modified", []),
+        ("app", "dependent", ["newpkg.deep.leaf"]),
+    ]
+    assert ran == ["newpkg.deep.leaf", "app"]
+    assert project.ns["run"]() == "app:l2"

@@ -556,3 +556,49 @@ def test_namespace_must_be_a_dict(project):
     with pytest.raises(TypeError):
         liveimport.register(["not", "a", "dict"], "import m")  # type: ignore[arg-type]
     assert liveimport.tracked() == {}
+
+
+def test_sourceless_module_cannot_be_registered(project):
+    import importlib
+    import py_compile
+
+    path = project.write("sl.py", "S = 1\n")
+    py_compile.compile(str(path), cfile=str(project.path("sl.pyc")))
+    os.remove(path)
+    importlib.invalidate_caches()
+    project.run("import sl")
+    assert sys.modules["sl"].__file__.endswith(".pyc")
+    with pytest.raises(ValueError, match="sl"):
+        liveimport.register(project.ns, "import sl")
+    assert liveimport.tracked() == {} and liveimport.registrations() == []
+
+
+def test_extension_module_cannot_be_registered(project):
+    import _json
+
+    assert _json.__spec__.origin.endswith((".so", ".pyd")) or _json.__spec__.origin == "built-in"
+    project.run("import _json")
+    with pytest.raises(ValueError, match="_json"):
+        liveimport.register(project.ns, "import _json")
+    assert liveimport.tracked() == {}
+
+
+def test_dotted_import_needs_its_top_name_bound(project):
+    project.write("a/__init__.py", "")
+    project.write("a/b/__init__.py", "")
+    project.write("a/b/c.py", "")
+    exec("import a.b.c", {})
+    with pytest.raises(ValueError) as info:
+        liveimport.register(project.ns, "import a.b.c")
+    assert str(info.value) == "No name a in namespace; missing import a.b.c?"
+    with pytest.raises(ValueError, match="x"):
+        liveimport.register(project.ns, "import a.b.c as x")
+    assert liveimport.tracked() == {} and liveimport.registrations() == []
+
+
+def test_sync_with_nothing_registered(project):
+    project.write("m.py", "X = 1\n")
+    project.run("import m")
+    project.write("m.py", "X = 2\n")
+    assert project.sync() == []
+    assert sys.modules["m"].X == 1
