@@ -348,6 +348,9 @@ def markdown(report: dict[str, object], specs: list[ToolSpec]) -> str:
         desc = f"python {i.get('python')}, IPython {i.get('ipython_version')}"
         if s.kind == "liveimport":
             desc += f", liveimport {i.get('liveimport_version')}"
+        if s.key == "autoreload-full" and i.get("autoreload_full") is not None:
+            desc += (f" (this IPython's `%autoreload` "
+                     f"{'accepts' if i.get('autoreload_full') else 'has no'} `--full`)")
         note = f" — **not measured: {s.note}**" if s.note else ""
         lines.append(f"- {s.label}: {desc}{note}")
     for note in report["notes"]:

@@ -470,50 +470,41 @@ def reload_floor(plan: list[str]) -> float:
 
 def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int,
                deadline: float) -> dict[str, object]:
+    """Sync after leaf and top edits, then the floor for the same plans.
+
+    All of the tool's syncs come first and the floor reloads after them: a
+    reload done behind a tool's back would break tools that patch the objects
+    they saw at their previous reload (autoreload), and make them look staler
+    than they are in real use.
+    """
     out: dict[str, object] = {}
     loads = sys.__dict__.setdefault("_bench_loads", [])
-    for which, target in (("leaf", ws.leaf.name), ("top", ws.top_mod.name)):
-        plan = ws.reload_plan(target)
-        tool_s, floor_s, checks, accts = [], [], [], []
+    targets = (("leaf", ws.leaf.name), ("top", ws.top_mod.name))
+    for which, target in targets:
+        tool_s, checks, accts = [], [], []
         for r in range(reps):
             if r > 0 and now() > deadline:
                 break
-            steps = ("floor", "tool") if r % 2 == 0 else ("tool", "floor")
-            for step in steps:
-                ws.edit(wsdir, target)
-                gc.collect()
-                if step == "floor":
-                    floor_s.append(reload_floor(plan))
-                    continue
-                del loads[:]
-                t0 = now()
-                err = None
-                try:
-                    tool.sync()
-                except Exception as e:  # a tool failure is a result, not a crash
-                    err = f"{type(e).__name__}: {e}"
-                tool_s.append(now() - t0)
-                acct = reload_accounting(ws, target, list(loads))
-                chk = check_state(ws, ns, target)
-                if err:
-                    chk["error"] = err
-                checks.append(chk)
-                accts.append(acct)
-        # A rep may end with an edit only the floor saw: let the tool catch up (untimed)
-        # so the next phase starts from a synced state.
-        try:
-            tool.sync()
-        except Exception:  # the timed syncs already recorded any failure
-            pass
-        ratio = [t / f for t, f in zip(tool_s, floor_s, strict=False) if f > 0]
+            ws.edit(wsdir, target)
+            gc.collect()
+            del loads[:]
+            t0 = now()
+            err = None
+            try:
+                tool.sync()
+            except Exception as e:  # a tool failure is a result, not a crash
+                err = f"{type(e).__name__}: {e}"
+            tool_s.append(now() - t0)
+            acct = reload_accounting(ws, target, list(loads))
+            chk = check_state(ws, ns, target)
+            if err:
+                chk["error"] = err
+            checks.append(chk)
+            accts.append(acct)
         out[which] = {
             "module": target,
-            "plan_len": len(plan),
             "tool_s": tool_s,
-            "floor_s": floor_s,
             "tool_median_s": median(tool_s),
-            "floor_median_s": median(floor_s),
-            "ratio_median": median(ratio),
             "stale_max": max((c["stale"] for c in checks), default=None),
             "stale_total_max": max((c["stale_total"] for c in checks), default=None),
             "identity_max": max((c["identity"] for c in checks), default=None),
@@ -525,6 +516,20 @@ def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int
             "reloads": accts,
             "reps": len(tool_s),
         }
+    floors: dict[str, list[float]] = {which: [] for which, _ in targets}
+    for _ in range(max(len(out[w]["tool_s"]) for w, _ in targets)):
+        for which, target in targets:
+            if len(floors[which]) < len(out[which]["tool_s"]):
+                ws.edit(wsdir, target)
+                gc.collect()
+                floors[which].append(reload_floor(ws.reload_plan(target)))
+    for which, target in targets:
+        o = out[which]
+        o["plan_len"] = len(ws.reload_plan(target))
+        o["floor_s"] = floors[which]
+        o["floor_median_s"] = median(floors[which])
+        f = o["floor_median_s"]
+        o["ratio_median"] = o["tool_median_s"] / f if f else None
     return out
 
 
