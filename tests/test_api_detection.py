@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 import sys
+import time
 
 import liveimport
 import pytest
@@ -228,13 +229,32 @@ def test_missing_file_reappearing_with_the_old_content_reloads(project, detectio
 def test_pending_reflects_the_disk(project, detection):
     project.write("a.py", "A = 1\n")
     project.write("b.py", "import a\n")
-    project.register("import b")
-    assert not pending("a") and not pending("b")
+    project.write("c.py", "C = 1\n")
+    project.register("import b, c")
+    assert not any(t.pending for t in liveimport.tracked().values())
     project.write("a.py", "A = 2\n")
     assert pending("a")
-    assert not pending("b")  # b reloads as a dependent, but its source is unchanged
+    assert not pending("c")
     project.sync()
-    assert not pending("a")
+    assert not any(t.pending for t in liveimport.tracked().values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: TrackedModule.pending is only 'source changed'; SEMANTICS.md defines "
+    "pending as out of date (will reload at the next sync), which includes modules "
+    "whose dependencies will reload",
+)
+def test_pending_includes_dependents_of_changed_modules(project, detection):
+    project.write("a.py", "A = 1\n")
+    project.write("b.py", "import a\n")
+    project.write("top.py", "import b\n")
+    project.register("import top")
+    project.write("a.py", "A = 2\n")
+    # b and top will reload at the next sync: they are out of date.
+    assert [n for n, t in liveimport.tracked().items() if t.pending] == ["top", "b", "a"]
+    assert [e.module for e in project.sync()] == ["a", "b", "top"]
+    assert not any(t.pending for t in liveimport.tracked().values())
 
 
 def test_switching_mode_keeps_pending_edits(project, detection):
@@ -272,3 +292,102 @@ def test_repeated_edit_sync_cycles(project, detection, cycles):
         events = project.sync()
         assert summary(events) == [("a", "modified", []), ("b", "dependent", ["a"])]
         assert project.ns["N"] == i
+
+
+# ---------------------------------------------------------------------------
+# Edits made well after the last look at a file (outside any timestamp race
+# window), so that only the detection mechanism can find them.
+
+
+def settle() -> None:
+    time.sleep(0.06)
+
+
+def test_settled_in_place_edit(project, detection):
+    project.write("m.py", "X = 1\n")
+    project.register("from m import X")
+    settle()
+    project.write("m.py", "X = 2\n")
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["X"] == 2
+    settle()
+    assert project.sync() == []
+
+
+def test_settled_same_size_edit_with_mtime_set_back(project, detection):
+    path = project.write("m.py", "X = 1\n")
+    project.register("from m import X")
+    st = os.stat(path)
+    settle()
+    project.write("m.py", "X = 2\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["X"] == 2
+
+
+def test_settled_rename_over(project, detection):
+    project.write("m.py", "X = 1\n")
+    project.register("from m import X")
+    settle()
+    tmp = project.write("m.py.swp", "X = 2\n")
+    os.replace(tmp, project.path("m.py"))
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["X"] == 2
+
+
+def test_settled_delete_and_recreate(project, detection):
+    project.write("m.py", "X = 1\n")
+    project.register("from m import X")
+    settle()
+    os.remove(project.path("m.py"))
+    assert project.sync() == []
+    settle()
+    project.write("m.py", "X = 2\n")
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["X"] == 2
+
+
+def test_settled_directory_swapped(project, detection):
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/sub.py", "S = 1\n")
+    project.register("from pkg.sub import S")
+    settle()
+    os.rename(project.path("pkg"), project.path("pkg_old"))
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/sub.py", "S = 2\n")
+    assert summary(project.sync()) == [("pkg.sub", "modified", [])]
+    assert project.ns["S"] == 2
+    settle()
+    project.write("pkg/sub.py", "S = 3\n")
+    assert summary(project.sync()) == [("pkg.sub", "modified", [])]
+    assert project.ns["S"] == 3
+    settle()
+    project.write("pkg_old/sub.py", "S = 4\n")
+    assert project.sync() == []
+
+
+def test_settled_edit_of_a_symlinked_module(project, detection, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "lm.py").write_text("V = 1\n")
+    os.symlink(real / "lm.py", project.path("lm.py"))
+    project.register("from lm import V")
+    settle()
+    (real / "lm.py").write_text("V = 2\n")
+    assert summary(project.sync()) == [("lm", "modified", [])]
+    assert project.ns["V"] == 2
+
+
+def test_settled_edit_of_an_indirect_module_in_a_subdirectory(project, detection):
+    project.write("lib/__init__.py", "")
+    project.write("lib/deep/__init__.py", "")
+    project.write("lib/deep/util.py", "U = 1\n")
+    project.write("app.py", "from lib.deep import util\nU = util.U\n")
+    project.register("from app import U")
+    settle()
+    project.write("lib/deep/util.py", "U = 2\n")
+    assert summary(project.sync()) == [
+        ("lib.deep.util", "modified", []),
+        ("app", "dependent", ["lib.deep.util"]),
+    ]
+    assert project.ns["U"] == 2
