@@ -54,7 +54,10 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, SourceError> {
         None => "utf-8".to_owned(),
         Some((name, line)) => {
             let normalized = normalize_encoding(name);
-            if has_bom && normalized != "utf-8" {
+            // With a BOM, CPython's tokenizer compares the cookie's normal
+            // name (`get_normal_name`, no codec aliasing) with "utf-8": a BOM
+            // with `utf8` is an error, with `UTF_8` or `utf-8-sig` it is not.
+            if has_bom && !is_c_normal_utf8(name) {
                 return Err(SourceError::Decode {
                     message: format!("encoding problem: {name} with BOM"),
                     line: *line,
@@ -169,6 +172,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Whether CPython's `get_normal_name` (tokenizer.c) turns `name` into
+/// "utf-8": its first 12 characters, lower-cased with `_` as `-`, are
+/// `utf-8` or start with `utf-8-`.
+fn is_c_normal_utf8(name: &str) -> bool {
+    let head: String =
+        name.chars().take(12).map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+    head == "utf-8" || head.starts_with("utf-8-")
+}
+
 /// Normalise a codec name like `tokenize._get_normal_name` plus the codec
 /// registry's aliasing that matters for source files.
 fn normalize_encoding(name: &str) -> String {
@@ -200,11 +212,7 @@ fn line_at(prefix: &[u8]) -> u32 {
     while let Some(&b) = iter.next() {
         match b {
             b'\n' => line += 1,
-            b'\r' => {
-                if iter.peek() != Some(&&b'\n') {
-                    line += 1;
-                }
-            }
+            b'\r' if iter.peek() != Some(&&b'\n') => line += 1,
             _ => {}
         }
     }
@@ -318,6 +326,7 @@ mod tests {
 
     const V: (u8, u8) = (3, 11);
 
+    #[allow(clippy::type_complexity)]
     fn imports(src: &str) -> Vec<(u32, bool, Option<String>, u32, Vec<(String, Option<String>)>)> {
         analyze_text(src, V)
             .expect("parses")
@@ -389,6 +398,18 @@ mod tests {
         assert!(matches!(decode(b"\xff\xfe"), Err(SourceError::Decode { line: 1, .. })));
         assert!(decode(b"# coding: no-such-codec\n").is_err());
         assert!(decode(b"\xef\xbb\xbf# coding: latin-1\n").is_err());
+    }
+
+    #[test]
+    fn bom_accepts_only_cookies_cpython_normalises_to_utf8() {
+        // tokenizer.c compares get_normal_name(cookie) with "utf-8": no
+        // codec aliases, so `utf8` with a BOM is an error
+        // (Lib/test/tokenizedata/bad_coding2.py).
+        assert!(decode(b"\xef\xbb\xbf#coding: utf8\nprint('x')\n").is_err());
+        assert!(decode(b"\xef\xbb\xbf# coding: UTF_8\nimport a\n").is_ok());
+        assert!(decode(b"\xef\xbb\xbf# coding: utf-8-sig\nimport a\n").is_ok());
+        // Without a BOM, `utf8` is the codec alias of UTF-8.
+        assert!(decode(b"#coding: utf8\ns = '\xc3\xa9'\n").is_ok());
     }
 
     #[test]

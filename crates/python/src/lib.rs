@@ -321,6 +321,39 @@ impl Engine {
         guard(|| Ok(self.inner.take_warning()))
     }
 
+    /// Decode and analyse a source file's bytes exactly as the engine does for
+    /// tracked files (BOM, coding cookie, then the parser), for differential
+    /// tests of the front end: `(imports, first_other)` with imports
+    /// `(line, from_import, module, level, names)`, `module` as written (not
+    /// resolved). Raises `SyntaxError` for undecodable or invalid source.
+    #[allow(clippy::type_complexity)]
+    fn analyze_bytes(
+        &self,
+        data: &[u8],
+    ) -> PyResult<(Vec<(u32, bool, Option<String>, u32, Vec<(String, Option<String>)>)>, Option<(u32, String)>)>
+    {
+        guard(|| {
+            let failed = |e: engine::SourceError| {
+                let (line, column) = match &e {
+                    engine::SourceError::Syntax { line, column, .. } => (*line, *column),
+                    engine::SourceError::Decode { line, .. } => (*line, 0),
+                };
+                PySyntaxError::new_err((e.to_string(), ("<bytes>", line, column, String::new())))
+            };
+            let text = engine::source::decode(data).map_err(failed)?;
+            let analysis = self.inner.analyze_statements(&text).map_err(failed)?;
+            let imports = analysis
+                .imports
+                .into_iter()
+                .map(|s| {
+                    let names = s.names.into_iter().map(|a| (a.name, a.asname)).collect();
+                    (s.line, s.from_import, s.module, s.level, names)
+                })
+                .collect();
+            Ok((imports, analysis.first_other))
+        })
+    }
+
     /// Deliberately fail inside the engine (tests of kernel safety).
     fn _panic_for_test(&self) -> PyResult<()> {
         guard(|| -> PyResult<()> { panic!("deliberate test panic") })
