@@ -555,7 +555,14 @@ def test_status_magic_shows_registrations_modules_and_pending(k):
     md = cell.markdown[0]
     assert "reload pending" in md
     pending_line = [line for line in md.splitlines() if line.startswith("**Pending")][0]
-    assert "sm_base" in pending_line
+    # the modified module, then its dependent: the order the next sync reloads in
+    assert pending_line.index("sm_base") < pending_line.index("sm_top")
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| `")}
+    assert "reload pending (modified)" in rows["`sm_base`"]
+    assert "reload pending (after sm_base)" in rows["`sm_top`"]
+    # the next cell after the grace period does exactly that
+    k.pause()
+    assert report_lines(k.ok("f()"))[1] == "Reloaded sm_top because sm_base reloaded"
 
 
 def test_force_reload_magic(k):

@@ -718,7 +718,10 @@ class _Integration:
             print("LiveImport: nothing was reloaded.")
 
     def show_status(self) -> None:
-        markdown, plain = _status(self.shell.user_ns, self.settings)
+        # Kernels serve notebooks; a terminal shell is a session.
+        kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
+        where = "this notebook" if kernel else "this session"
+        markdown, plain = _status(self.shell.user_ns, self.settings, where)
         _display(markdown, plain)
 
 
@@ -754,11 +757,64 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def _md_state(text: str) -> str:
+    """A module's state for the Markdown table: pending reloads in bold."""
+    return f"**{_md(text)}**" if text.startswith("reload") else _md(text)
+
+
 def _code(text: str) -> str:
     return f"`{text}`" if text else ""
 
 
-def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
+def _pending_reloads(modules: dict[str, Any]) -> dict[str, list[str]]:
+    """The modules the next sync will reload, each with the pending modules it depends on.
+
+    A module reloads when it is pending itself (its source changed) or when a
+    module it depends on reloads; only modules reachable from a registered
+    (direct) module count, as in the core's plan.
+    """
+    reachable: set[str] = set()
+    stack = [name for name, module in modules.items() if module.direct]
+    while stack:
+        name = stack.pop()
+        if name in reachable or name not in modules:
+            continue
+        reachable.add(name)
+        stack.extend(modules[name].dependencies)
+    reloads: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, module in modules.items():
+            if name not in reachable:
+                continue
+            causes = [d for d in module.dependencies if d in reloads and d != name]
+            if (module.pending or causes) and reloads.get(name) != causes:
+                reloads[name] = causes
+                changed = True
+    # Dependencies first (the order the sync reloads in), ties in tracking order.
+    ordered: dict[str, list[str]] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:
+            return
+        visiting.add(name)
+        for dependency in modules[name].dependencies:
+            if dependency in reloads:
+                visit(dependency)
+        visiting.discard(name)
+        ordered[name] = reloads[name]
+
+    for name in modules:
+        if name in reloads:
+            visit(name)
+    return ordered
+
+
+def _status(
+    namespace: dict[str, Any], settings: _Settings, where: str = "this notebook"
+) -> tuple[str, str]:
     """Markdown and plain-text renderings of LiveImport's state."""
     own = [str(binding) for binding in registrations(namespace)]
     every = [str(binding) for binding in registrations()]
@@ -769,13 +825,21 @@ def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
         for dependency in module.dependencies:
             if dependency in modules:
                 importers.setdefault(dependency, []).append(name)
-    pending = [name for name, module in modules.items() if module.pending]
+    after = _pending_reloads(modules)
+    pending = list(after)
+
+    def state(name: str) -> str:
+        if name not in after:
+            return "up to date"
+        causes = after[name]
+        return "reload pending" + (f" (after {', '.join(causes)})" if causes else " (modified)")
 
     def why(name: str) -> str:
-        if modules[name].direct:
-            return "registered import"
         users = importers.get(name, [])
-        return "imported by " + ", ".join(users) if users else "indirect"
+        reasons = ["registered import"] if modules[name].direct else []
+        if users:
+            reasons.append("imported by " + ", ".join(users))
+        return "; ".join(reasons) or "indirect"
 
     state_line = (
         f"auto-sync {'on' if settings.auto_sync else 'off'}"
@@ -784,7 +848,7 @@ def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
     )
 
     md: list[str] = [f"**LiveImport** — {state_line}", ""]
-    md.append(f"**Registered imports in this notebook** ({len(own)})")
+    md.append(f"**Registered imports in {where}** ({len(own)})")
     md.append("")
     if own:
         md += ["| # | import |", "|---:|---|"]
@@ -798,21 +862,23 @@ def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
         md += ["| module | tracked because | depends on | state | file |", "|---|---|---|---|---|"]
         for name, module in modules.items():
             deps = ", ".join(_code(_md(d)) for d in module.dependencies) or "—"
-            state = "**reload pending**" if module.pending else "up to date"
             md.append(
-                f"| {_code(_md(name))} | {_md(why(name))} | {deps} | {state} "
+                f"| {_code(_md(name))} | {_md(why(name))} | {deps} | {_md_state(state(name))} "
                 f"| {_md(_short_path(module.file)) or '—'} |"
             )
     else:
         md.append("None.")
     md.append("")
     if pending:
-        md.append("**Pending reloads** (at the next sync): " + ", ".join(_code(p) for p in pending))
+        md.append(
+            "**Pending reloads** (at the next sync, in this order): "
+            + ", ".join(_code(p) for p in pending)
+        )
     else:
         md.append("**Pending reloads**: none, every tracked module is up to date.")
 
     text: list[str] = [f"LiveImport: {state_line}", ""]
-    text.append(f"Registered imports in this notebook ({len(own)}):")
+    text.append(f"Registered imports in {where} ({len(own)}):")
     text += [f"  {stmt}" for stmt in own] or ["  none yet: run a cell starting with %%liveimport"]
     if others > 0:
         text.append(f"  ({others} more registered in other namespaces)")
@@ -825,7 +891,7 @@ def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
                     name,
                     why(name),
                     ", ".join(module.dependencies) or "-",
-                    "reload pending" if module.pending else "up to date",
+                    state(name),
                     _short_path(module.file) or "-",
                 )
             )
@@ -836,5 +902,9 @@ def _status(namespace: dict[str, Any], settings: _Settings) -> tuple[str, str]:
     else:
         text.append("  none")
     text.append("")
-    text.append("Pending reloads: " + (", ".join(pending) if pending else "none"))
+    text.append(
+        "Pending reloads (at the next sync, in this order): " + ", ".join(pending)
+        if pending
+        else "Pending reloads: none"
+    )
     return "\n".join(md), "\n".join(text)
