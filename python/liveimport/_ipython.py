@@ -367,14 +367,16 @@ def _format_module_error(
     """
     shown: BaseException = error
     cause = _cause_of(error)
-    if isinstance(error, ModuleError) and cause is not None and error.phase != "rebind":
+    if isinstance(error, ModuleError) and cause is not None:
         shown = cause
+    # A vanished name's traceback is LiveImport's own, not the module's.
+    message_only = shown is error or getattr(error, "phase", None) == "rebind"
     lines = list(header)
     try:
         if isinstance(shown, SyntaxError):
             body = shell.SyntaxTB.structured_traceback(type(shown), shown, [])
             body = [chunk.rstrip("\n") for chunk in body]
-        elif shown is error:
+        elif message_only:
             body = shell.InteractiveTB.get_exception_only(type(shown), shown)
             body = [chunk.rstrip("\n") for chunk in body]
         else:
