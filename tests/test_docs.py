@@ -10,6 +10,9 @@
   - a plain ```` ```python ```` block is executed;
   - a ```` ```pycon ```` block is run as a doctest (ELLIPSIS on), so its
     shown output must match;
+  - a ```` ```text ```` block right after an ```` ```ipython ```` block
+    that is just ``%liveimport`` must be what ``%liveimport`` prints (in a
+    terminal) at that point of the session;
   - everything else (``ipython`` cells with magics, ``console``, ``text``,
     ``sh``, and ```` ```python notest ````) is not run.
 
@@ -128,8 +131,20 @@ def run_guide(markdown: str, directory: Path, name: str = "userguide.md") -> int
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     parser = doctest.DocTestParser()
     ran = 0
+    previous: Block | None = None
     for block in fenced_blocks(markdown):
         where = f"{name}:{block.line}"
+        if (
+            block.language == "text"
+            and previous is not None
+            and previous.language == "ipython"
+            and previous.text.strip() == "%liveimport"
+        ):
+            shown = _status_text(namespace)
+            if block.text.rstrip("\n") != shown:
+                raise GuideFailure(f"{where}: %liveimport shows\n{shown}\n")
+            ran += 1
+        previous = block
         if block.language == "python" and block.title:
             path = directory / block.title
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +165,14 @@ def run_guide(markdown: str, directory: Path, name: str = "userguide.md") -> int
                 raise GuideFailure("".join(output))
             ran += 1
     return ran
+
+
+def _status_text(namespace: dict) -> str:
+    """What ``%liveimport`` prints in a terminal for `namespace`, with the
+    default settings."""
+    from liveimport import _ipython
+
+    return _ipython._status(namespace, _ipython._Settings())[1]
 
 
 def _forget_modules_under(root: Path) -> None:
@@ -218,6 +241,16 @@ raise RuntimeError("broken example")
 ```
 """
 
+_STATUS = """
+```ipython
+%liveimport
+```
+
+```text
+LiveImport: nothing to see here
+```
+"""
+
 _RELOAD = """
 ```python title="tdmod2.py"
 X = 1
@@ -247,6 +280,7 @@ X = 2
     [
         (_BAD_OUTPUT, "Expected:\n    2\nGot:\n    1"),
         (_RAISES, "broken example"),
+        (_STATUS, "%liveimport shows"),
         (_RELOAD, "Expected:\n    1\nGot:\n    2"),
     ],
 )
