@@ -124,6 +124,11 @@ def test_two_edits_in_quick_succession_are_both_seen(project, detection):
         assert summary(project.sync()) == [("m", "modified", [])]
         assert project.ns["X"] == f"v{i}"
     assert project.sync() == []
+    # Back to an earlier content: still a change from what is loaded.
+    project.write("m.py", "X = 'v1'\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["X"] == "v1"
 
 
 def test_two_edits_before_one_sync_reload_once_with_the_last(project, detection):

@@ -458,8 +458,14 @@ def edit(files: dict[str, str], *names: str) -> dict[str, str]:
 )
 def test_cycles_reload_in_the_same_order_every_run(project, log, files, register, edited, expected):
     runs = [fresh_cycle_run(project, log, files, register, edit(files, *edited)) for _ in range(4)]
+
+    # `after` of a modified module is not pinned down: compare it for dependents.
+    def comparable(evs):
+        return [(m, r, a if r == "dependent" else None) for m, r, a in evs]
+
+    assert runs[0] == runs[1] == runs[2] == runs[3]
     for events, ran in runs:
-        assert events == expected
+        assert comparable(events) == comparable(expected)
         assert ran == [m for m, _, _ in expected]
     for name in edited:
         assert sys.modules[name].X == f"{name}2"

@@ -259,6 +259,9 @@ def test_clear_drops_earlier_registrations_of_that_namespace_only(project):
     assert project.ns["B"] == 2
     assert project.ns["C"] == 1  # project.ns no longer registers c
     assert ns2["C"] == 2
+    # a is not tracked any more: it cannot be forced.
+    with pytest.raises(ValueError):
+        liveimport.sync(force=["a"])
 
 
 def test_clear_with_nothing_forgets_the_namespace(project):

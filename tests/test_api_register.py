@@ -210,11 +210,6 @@ def test_syntax_error_in_module_file_at_registration(project):
     assert state(project.ns) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _api.register raises analysis_error(...) `from None`, which resets the "
-    "__cause__ (the real SyntaxError) that analysis_error set",
-)
 def test_syntax_error_in_module_file_at_registration_has_cause(project):
     project.write("m.py", "X = 1\n")
     project.run("from m import X")
@@ -253,6 +248,7 @@ def test_non_utf8_file_without_cookie(project):
         liveimport.register(project.ns, "from m import X")
 
     assert (info.value.module, info.value.phase) == ("m", "analysis")
+    assert isinstance(info.value.__cause__, SyntaxError)  # as CPython reports it
     assert state(project.ns) == before
 
 
@@ -321,6 +317,7 @@ def test_module_whose_file_is_a_directory(project):
         liveimport.register(project.ns, "from m import X")
 
     assert (info.value.module, info.value.phase) == ("m", "analysis")
+    assert isinstance(info.value.__cause__, OSError)
     assert state(project.ns) == before
 
 
