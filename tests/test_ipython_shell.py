@@ -134,6 +134,10 @@ def test_error_in_magic_cell_fails_the_cell_once(shell, capsys):
     assert out.count("ZeroDivisionError") == 2  # the traceback's header line and its last line
     assert liveimport.registrations(shell.user_ns) == []
     assert "after" not in shell.user_ns
+    # called from code rather than from a cell, the magic raises the cell's error
+    with pytest.raises(ZeroDivisionError):
+        shell.run_cell_magic("liveimport", "", "import ef_a\n1 / 0\n")
+    assert liveimport.registrations(shell.user_ns) == []
 
 
 def test_syntax_error_in_cell_body(shell, capsys):

@@ -94,7 +94,8 @@ class _Settings:
     hidden_magic: bool = True
 
 
-_SETTINGS = _Settings()
+#: The settings; kept when this module is reloaded (``importlib.reload``).
+_SETTINGS: _Settings = globals().get("_SETTINGS") or _Settings()
 
 
 def auto_sync(
@@ -215,7 +216,7 @@ def _current_integration() -> _Integration | None:
     if shell is None:
         return None
     integration = getattr(shell, _SHELL_ATTR, None)
-    return integration if isinstance(integration, _Integration) else None
+    return integration if _is_ours(integration) else None
 
 
 def _is_ours(obj: object) -> bool:
@@ -632,7 +633,9 @@ class _Integration:
             failure = None if result is None else result.error_before_exec
             if failure is None and result is not None:
                 failure = result.error_in_exec
-            if outer is not None and failure is not None:
+            if failure is not None:
+                if outer is None:  # called from code, not from a cell: raise
+                    raise failure
                 outer.error_in_exec = failure
             return
         source = shell.transform_cell(cell)
