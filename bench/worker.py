@@ -633,10 +633,14 @@ def main() -> None:
             result["ok"] = True
             return
         rss0 = rss_bytes()
-        reg_first = tool.setup()
+        tool.install()
+        gc.collect()
+        rss1 = rss_bytes()
+        reg_first = tool.register()
         shell.run_cell(CELL)
         gc.collect()
         result["rss_added_bytes"] = rss_bytes() - rss0
+        result["rss_register_bytes"] = rss_bytes() - rss1
         result["tool_info"] = tool.info
         on = Hooks(shell)
         result["hooks_swapped"] = on.differs_from(off)

@@ -32,7 +32,10 @@ NUMBERS = (
     "top_floor_ms",
     "top_ratio",
     "rss_kib",
+    "rss_register_kib",
     "tracemalloc_kib",
+    "tracemalloc_register_kib",
+    "hook_us",
 )
 COUNTS = (
     "leaf_stale",
