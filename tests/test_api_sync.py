@@ -490,3 +490,57 @@ def test_force_several_modules(project):
         ("c", "dependent", ["a", "b"]),
     ]
     assert project.ns["T"] is not old
+
+
+# ---------------------------------------------------------------------------
+# What a reloaded module looks like
+
+
+def test_package_keeps_its_loaded_submodules_when_it_reloads(project):
+    project.write("pkg/__init__.py", "P = 1\n")
+    project.write("pkg/sub.py", "S = 1\n")
+    project.register("import pkg\nimport pkg.sub")
+    sub = sys.modules["pkg.sub"]
+
+    project.write("pkg/__init__.py", "P = 2\n")
+    assert summary(project.sync()) == [("pkg", "modified", [])]
+
+    assert project.ns["pkg"].P == 2
+    assert project.ns["pkg"].sub is sub
+    assert project.ns["pkg"].__path__ == [str(project.path("pkg"))]
+    assert os.path.samefile(project.ns["pkg"].__file__, project.path("pkg/__init__.py"))
+
+
+def test_reloaded_module_keeps_its_import_attributes(project):
+    project.write("m.py", "X = 1\n")
+    project.register("import m")
+    m = sys.modules["m"]
+    before = {k: getattr(m, k) for k in ("__name__", "__spec__", "__loader__", "__file__")}
+
+    project.write("m.py", "X = 2\n")
+    project.sync()
+
+    assert m.X == 2
+    for key, value in before.items():
+        assert getattr(m, key) is value or getattr(m, key) == value, key
+    assert isinstance(m.__builtins__, dict | type(sys))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: _reload._reload_one empties the module dict except _IMPORT_ATTRS, which "
+    "lacks __doc__; a module without a docstring then shows ModuleType's docstring",
+)
+def test_reloaded_module_docstring_is_as_after_a_fresh_import(project):
+    project.write("m.py", '"""Doc one."""\nX = 1\n')
+    project.write("nodoc.py", "X = 1\n")
+    project.register("import m, nodoc")
+    assert sys.modules["nodoc"].__doc__ is None
+
+    project.write("m.py", '"""Doc two."""\nX = 2\n')
+    project.write("nodoc.py", "X = 2\n")
+    project.sync()
+
+    assert sys.modules["m"].__doc__ == "Doc two."
+    assert sys.modules["nodoc"].X == 2
+    assert sys.modules["nodoc"].__doc__ is None
