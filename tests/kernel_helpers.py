@@ -215,6 +215,29 @@ class Kernel:
         msg_id = self.send(code, store_history=store_history, cell_id=cell_id)
         return self.collect(msg_id, code, timeout=timeout)
 
+    def batch(self, *cells: str | tuple[str, dict[str, Any]], timeout: float = 30) -> list[Cell]:
+        """Send several cells at once, as "Run All" does, then collect each.
+
+        The kernel queues the requests, so each cell starts right after the
+        previous one ends, whatever the load on this machine. An item may be
+        ``(code, send_options)``.
+        """
+        sent = []
+        for item in cells:
+            code, options = (item, {}) if isinstance(item, str) else item
+            code = textwrap.dedent(code)
+            sent.append((self.send(code, **options), code))
+        return [self.collect(msg_id, code, timeout=timeout) for msg_id, code in sent]
+
+    @staticmethod
+    def edit_cell(path: str, old: str, new: str) -> str:
+        """Code of a cell that edits a file in the kernel's directory."""
+        return (
+            f"import pathlib as _p\n_f = _p.Path({path!r})\n"
+            f"assert {old!r} in _f.read_text()\n"
+            f"_f.write_text(_f.read_text().replace({old!r}, {new!r}))"
+        )
+
     def ok(self, code: str, **kwargs: Any) -> Cell:
         """Run a cell that must succeed without any error output."""
         cell = self.run(code, **kwargs)

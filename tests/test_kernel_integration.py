@@ -232,12 +232,17 @@ def test_hidden_magic_needs_exact_marker(k):
 
 def test_cells_back_to_back_do_not_reload_until_a_pause(k):
     write(k.cwd / "gr_a.py", "V = 1\n")
-    k.ok("%%liveimport\nfrom gr_a import V")
-    # a "Run All": cells arrive right after each other, the file changes between
-    write(k.cwd / "gr_a.py", "V = 2\n")
-    seen = [k.ok("V") for _ in range(4)]
-    assert [c.result for c in seen] == ["1"] * 4
-    assert all(c.reports == [] for c in seen)
+    # a "Run All": cells start right after each other; one of them edits the file
+    cells = k.batch(
+        "%%liveimport\nfrom gr_a import V",
+        k.edit_cell("gr_a.py", "V = 1", "V = 2"),
+        "V",
+        "V",
+        "V",
+    )
+    assert all(c.status == "ok" for c in cells), "\n".join(map(str, cells))
+    assert [c.result for c in cells[2:]] == ["1"] * 3
+    assert all(c.reports == [] for c in cells)
     k.pause()
     cell = k.ok("V")
     assert cell.result == "2" and len(cell.reports) == 1
@@ -248,11 +253,10 @@ def test_grace_is_measured_from_the_end_of_the_previous_cell(k):
     k.ok("%%liveimport\nfrom ge_a import V")
     k.pause()
     # a long cell: the file changes while it runs; the next cell comes at once
-    k.ok(
-        f"import time, pathlib\ntime.sleep({GRACE * 2})\n"
-        "pathlib.Path('ge_a.py').write_text('V = 2\\n')"
-    )
-    assert k.ok("V").result == "1"
+    long_cell = f"import time\ntime.sleep({GRACE * 2})\n" + k.edit_cell("ge_a.py", "V = 1", "V = 2")
+    cells = k.batch(long_cell, "V")
+    assert cells[0].status == "ok", str(cells[0])
+    assert cells[1].result == "1"
     k.pause()
     assert k.ok("V").result == "2"
 
@@ -429,9 +433,11 @@ def test_bootstrap_cell_report_is_shown_with_the_next_user_cell(k):
     k.ok("%%liveimport\nfrom bs_a import V")
     write(k.cwd / "bs_a.py", "V = 2\n")
     k.pause()
-    hidden = k.ok("_vscode_setup = 1", store_history=False, cell_id=None)
+    hidden, cell = k.batch(
+        ("_vscode_setup = 1", {"store_history": False, "cell_id": None}),
+        "V",  # right after: inside the grace period
+    )
     assert hidden.reports == [] and hidden.outputs == []
-    cell = k.ok("V")  # right after: inside the grace period
     assert cell.result == "2"
     assert len(cell.reports) == 1 and "bs_a" in cell.reports[0]
     # shown once only
@@ -457,9 +463,8 @@ def test_bootstrap_cell_error_is_held_too(k):
     k.ok("%%liveimport\nfrom be_a import V")
     write(k.cwd / "be_a.py", "V = (\n")
     k.pause()
-    hidden = k.run("_setup = 3", store_history=False, cell_id=None)
+    hidden, cell = k.batch(("_setup = 3", {"store_history": False, "cell_id": None}), "V")
     assert hidden.outputs == [] and hidden.status == "ok"
-    cell = k.run("V")
     assert cell.result == "1"
     assert [e["ename"] for e in cell.errors] == ["SyntaxError"]
 
@@ -546,8 +551,8 @@ def test_status_magic_shows_registrations_modules_and_pending(k):
         assert "sm_base.py" in text
     assert "|" in md and "reload pending" not in md
 
-    write(k.cwd / "sm_base.py", "R = 2\n")
-    cell = k.ok("%liveimport")  # inside the grace period: nothing synced yet
+    # edit, then look right away (inside the grace period: nothing synced yet)
+    _, cell = k.batch(k.edit_cell("sm_base.py", "R = 1", "R = 2"), "%liveimport")
     md = cell.markdown[0]
     assert "reload pending" in md
     pending_line = [line for line in md.splitlines() if line.startswith("**Pending")][0]
