@@ -222,6 +222,8 @@ def summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[str
         "idle_us": idle["overhead_ns"] / 1000,
         "idle_iqr_us": (q[2] - q[0]) / 1000,
         "idle_min_us": idle["overhead_ns_min"] / 1000,
+        # standard error of the median, from the IQR (normal approximation)
+        "idle_se_us": 1.2533 * (q[2] - q[0]) / 1000 / 1.349 / max(1, idle["blocks"]) ** 0.5,
         "idle_blocks": idle["blocks"],
         "cell_us_without": idle["cell_ns_without"] / 1000,
         "cells_per_block": idle["cells_per_block"],
