@@ -665,3 +665,37 @@ def test_new_module_in_a_new_package_directory_is_tracked(project, log, detectio
     ]
     assert ran == ["newpkg.deep.leaf", "app"]
     assert project.ns["run"]() == "app:l2"
+
+
+def test_workspace_extension_with_an_unanalysable_module(project, outside):
+    (outside / "extmod.py").write_text("E = 1\n")
+    project.write("app.py", "import extmod\nE = extmod.E\n")
+    project.register("from app import E")
+    (outside / "extmod.py").write_text("E = (\n")
+    before = liveimport.tracked()
+
+    with pytest.raises(liveimport.ModuleError) as info:
+        liveimport.workspace(outside, extend=True)
+
+    assert (info.value.module, info.value.phase) == ("extmod", "analysis")
+    assert isinstance(info.value.__cause__, SyntaxError)
+    assert liveimport.tracked() == before
+    # The workspace is unchanged: a fixed extmod is still not tracked.
+    (outside / "extmod.py").write_text("E = 2\n")
+    assert project.sync() == []
+    liveimport.workspace(outside, extend=True)
+    assert "extmod" in liveimport.tracked()
+
+
+def test_module_removed_from_sys_modules_is_imported_again(project):
+    project.write("m.py", "X = 1\n")
+    project.register("import m\nfrom m import X")
+    old = sys.modules.pop("m")
+
+    project.write("m.py", "X = 2\n")
+    events = project.sync()
+
+    assert summary(events) == [("m", "modified", [])]
+    assert sys.modules["m"] is not old
+    assert project.ns["m"] is sys.modules["m"]
+    assert project.ns["X"] == 2
