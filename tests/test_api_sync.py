@@ -544,3 +544,37 @@ def test_reloaded_module_docstring_is_as_after_a_fresh_import(project):
     assert sys.modules["m"].__doc__ == "Doc two."
     assert sys.modules["nodoc"].X == 2
     assert sys.modules["nodoc"].__doc__ is None
+
+
+def test_observer_runs_after_the_namespace_is_rebound(project):
+    project.write("a.py", "X = 1\n")
+    project.write("b.py", "import a\nY = a.X\n")
+    project.register("from a import X\nfrom b import Y")
+    project.write("a.py", "X = 2\n")
+    seen = []
+
+    def observer(event):
+        seen.append((event.module, project.ns["X"], project.ns["Y"], sys.modules["b"].Y))
+
+    liveimport.sync(observer=observer)
+    assert seen == [("a", 2, 2, 2), ("b", 2, 2, 2)]
+
+
+def test_package_init_with_relative_imports(project):
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/util.py", "def h():\n    return 'h1'\n")
+    project.write("pkg/sub/__init__.py", "from ..util import h\nfrom . import leaf\n")
+    project.write("pkg/sub/leaf.py", "from .. import util\n\ndef f():\n    return util.h()\n")
+    project.register("from pkg.sub import h, leaf")
+    tracked = liveimport.tracked()
+    assert tracked["pkg.sub"].dependencies == ("pkg.util", "pkg.sub.leaf")
+    assert tracked["pkg.sub.leaf"].dependencies == ("pkg", "pkg.util")
+
+    project.write("pkg/util.py", "def h():\n    return 'h2'\n")
+    events = project.sync()
+    assert summary(events) == [
+        ("pkg.util", "modified", []),
+        ("pkg.sub.leaf", "dependent", ["pkg.util"]),
+        ("pkg.sub", "dependent", ["pkg.util", "pkg.sub.leaf"]),
+    ]
+    assert project.ns["h"]() == "h2" and project.ns["leaf"].f() == "h2"
