@@ -57,7 +57,7 @@ def main() -> None:
         hx, hy, _ = series(data, key, "hook_us")
         if hx:
             ax.plot(hx, [max(v, FLOOR_US) for v in hy], color=color, linestyle=":",
-                    marker=".", label=f"{label}: hooks called directly")
+                    marker=".", label=f"{label}: time inside its hooks")
     ax.axhline(5, color="black", linewidth=0.8, linestyle=":")
     ax.text(data["sizes"][0], 5 * 1.15, "target: 5 µs", fontsize=8)
     ax.set_xscale("log")

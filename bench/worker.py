@@ -460,6 +460,53 @@ def hook_cost(shell, on: Hooks, off: Hooks, blocks: int, target_s: float,
             "transformers": len(transforms), "calls_per_block": reps, "blocks": len(per)}
 
 
+def hook_in_cells(shell, on: Hooks, off: Hooks, cells: int, budget_s: float) -> dict[str, object]:
+    """Time the tool's own per-cell callables inside real cells.
+
+    Each callable the tool added (event callbacks, input transformers) is
+    wrapped with a clock; real ``run_cell("pass")`` cells run, and the time
+    spent inside the tool's callables is summed per cell. Far less noisy than
+    the A/B difference (only the tool's own code is on the clock), and unlike
+    a tight loop of direct calls it sees the caches a real cell leaves behind.
+    """
+    acc = [0]
+    clock = time.perf_counter_ns
+
+    def wrap(fn):
+        def timed(*a, **k):
+            t = clock()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc[0] += clock() - t
+
+        return timed
+
+    sh = shell
+    saved = Hooks(sh)
+    on.apply()
+    for ev, cbs in sh.events.callbacks.items():
+        base = off.events.get(ev, [])
+        cbs[:] = [wrap(cb) if cb not in base else cb for cb in cbs]
+    for lst, base in ((sh.input_transformers_cleanup, off.cleanup),
+                      (sh.input_transformers_post, off.post)):
+        lst[:] = [wrap(t) if t not in base else t for t in lst]
+    per = []
+    t_end = now() + budget_s
+    try:
+        for i in range(cells):
+            if i >= 50 and now() > t_end:
+                break
+            acc[0] = 0
+            sh.run_cell(CELL)
+            per.append(acc[0])
+    finally:
+        saved.apply()
+    per = per[len(per) // 10:]  # drop the first tenth (warm-up)
+    return {"hook_cell_ns": median(per), "hook_cell_ns_p10": sorted(per)[len(per) // 10]
+            if per else None, "cells": len(per)}
+
+
 def reload_floor(plan: list[str]) -> float:
     mods = sys.modules
     t0 = now()
@@ -642,8 +689,6 @@ def main() -> None:
         result["rss_added_bytes"] = rss_bytes() - rss0
         result["rss_register_bytes"] = rss_bytes() - rss1
         result["tool_info"] = tool.info
-        on = Hooks(shell)
-        result["hooks_swapped"] = on.differs_from(off)
         regs = []
         if reg_first is not None:
             for _ in range(args.register_reps):
@@ -664,10 +709,14 @@ def main() -> None:
                 "none": "n/a",
             }[args.tool],
         }
+        on = Hooks(shell)  # after the repeats, in case register() reinstalls anything
+        result["hooks_swapped"] = on.differs_from(off)
         result["idle"] = idle_ab(shell, on, off, args.blocks, args.block_seconds,
                                  0.25 * args.budget)
         result["hooks"] = hook_cost(shell, on, off, args.blocks, args.block_seconds,
                                     0.05 * args.budget)
+        result["hooks"].update(hook_in_cells(shell, on, off, 10 * args.blocks,
+                                             0.05 * args.budget))
         # Sanity: with the hooks on, a cell after an edit really reloads (so the idle
         # figure above is the cost of a hook that checks, not of one that sleeps).
         loads = sys.__dict__.setdefault("_bench_loads", [])

@@ -244,12 +244,6 @@ def test_pending_reflects_the_disk(project, detection):
     assert not any(t.pending for t in liveimport.tracked().values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TrackedModule.pending is only 'source changed'; SEMANTICS.md defines "
-    "pending as out of date (will reload at the next sync), which includes modules "
-    "whose dependencies will reload",
-)
 def test_pending_includes_dependents_of_changed_modules(project, detection):
     project.write("a.py", "A = 1\n")
     project.write("b.py", "import a\n")

@@ -608,12 +608,6 @@ def cycle_reached_deep_first(project) -> None:
     assert list(liveimport.tracked()) == ["a", "x", "p", "q"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cycles are broken by the depth-first walk (the edge back to a module on "
-    "the current path is dropped), not by tracking order: p -> q is dropped although p "
-    "is tracked before q",
-)
 def test_cycle_keeps_the_edges_of_the_module_tracked_earlier(project, log):
     cycle_reached_deep_first(project)
 
@@ -624,11 +618,6 @@ def test_cycle_keeps_the_edges_of_the_module_tracked_earlier(project, log):
     assert ran == ["p", "a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cycles are broken by the depth-first walk, not by tracking order "
-    "(see test_cycle_keeps_the_edges_of_the_module_tracked_earlier)",
-)
 def test_cycle_edit_of_the_later_tracked_module_reloads_the_earlier(project, log):
     cycle_reached_deep_first(project)
 

@@ -526,11 +526,6 @@ def test_reloaded_module_keeps_its_import_attributes(project):
     assert isinstance(m.__builtins__, dict | type(sys))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _reload._reload_one empties the module dict except _IMPORT_ATTRS, which "
-    "lacks __doc__; a module without a docstring then shows ModuleType's docstring",
-)
 def test_reloaded_module_docstring_is_as_after_a_fresh_import(project):
     project.write("m.py", '"""Doc one."""\nX = 1\n')
     project.write("nodoc.py", "X = 1\n")

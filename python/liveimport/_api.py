@@ -281,6 +281,10 @@ def _require_bound(namespace: dict[str, Any], name: str, statement: str) -> None
         raise _missing(f"No name {name} in namespace", statement)
 
 
+class _NoSource(ValueError):
+    """A registered module has no Python source."""
+
+
 def _source_meta(name: str, statement: str) -> tuple[str, str | None, bool]:
     described = _describe(name)
     if isinstance(described, tuple):
@@ -288,7 +292,7 @@ def _source_meta(name: str, statement: str) -> tuple[str, str | None, bool]:
     module = sys.modules[name]
     if _is_namespace_package(module):
         return (name, None, True)
-    raise ValueError(
+    raise _NoSource(
         f"Module {name} has no Python source file (it is built in, frozen or an "
         f"extension module), so LiveImport cannot reload it: {statement}"
     )
@@ -341,6 +345,20 @@ def register(
             from helpers import *
         ''')
     """
+    _register(namespace, importstmts, package, clear, allow_other_statements, False)
+
+
+def _register(
+    namespace: dict[str, Any],
+    importstmts: str,
+    package: str,
+    clear: bool,
+    allow_other_statements: bool,
+    skip_unreloadable: bool,
+) -> list[str]:
+    """:func:`register`; with `skip_unreloadable`, statements of modules with
+    no Python source (``import sys``) are left out instead of refused, and
+    returned. The ``%%liveimport`` magic registers cells this way."""
     if not isinstance(namespace, dict):
         raise TypeError(
             f"namespace must be a dict (like globals()), not {type(namespace).__name__}"
@@ -354,10 +372,20 @@ def register(
 
     records: list[tuple[str, str | None, str | None]] = []
     modules: list[tuple[str, str | None, bool]] = []
+    skipped: list[str] = []
 
-    def track(name: str, statement: str) -> None:
-        if all(m[0] != name for m in modules):
+    def track(name: str, statement: str) -> bool:
+        """Track `name`; False when it has no source and is to be skipped."""
+        if any(m[0] == name for m in modules):
+            return True
+        try:
             modules.append(_source_meta(name, statement))
+        except _NoSource:
+            if not skip_unreloadable:
+                raise
+            skipped.append(statement)
+            return False
+        return True
 
     for _line, from_import, module_name, names in imports:
         if not from_import:
@@ -365,14 +393,15 @@ def register(
                 statement = f"import {name}" + (f" as {asname}" if asname else "")
                 _require_module(name, statement)
                 _require_bound(namespace, asname or name.partition(".")[0], statement)
-                track(name, statement)
-                records.append((name, None, asname))
+                if track(name, statement):
+                    records.append((name, None, asname))
             continue
         assert module_name is not None
         for name, asname in names:
             statement = f"from {module_name} import {name}" + (f" as {asname}" if asname else "")
             module = _require_module(module_name, statement)
-            track(module_name, statement)
+            if not track(module_name, statement):
+                continue
             if name == "*":
                 records.append((module_name, "*", None))
                 continue
@@ -386,16 +415,17 @@ def register(
             records.append((module_name, name, asname))
 
     if not records and not clear:
-        return
+        return skipped
     try:
         engine.register(id(namespace), clear, records, modules, _resolve)
     except AnalysisError as error:
-        raise _reload.analysis_error(error) from None
+        _reload.raise_analysis_error(error)
     if id(namespace) in engine.namespaces():
         _state.namespaces[id(namespace)] = namespace
     else:
         _state.namespaces.pop(id(namespace), None)
     _warn_once()
+    return skipped
 
 
 # ---------------------------------------------------------------------------
@@ -444,7 +474,7 @@ def sync(
     try:
         plan = engine.plan(forced)
     except AnalysisError as error:
-        raise _reload.analysis_error(error) from None
+        _reload.raise_analysis_error(error)
     if not plan:
         return
     events = [ReloadEvent(name, reason, mtime, after) for name, _file, reason, mtime, after in plan]
@@ -488,7 +518,7 @@ def workspace(*directories: str | os.PathLike[str], extend: bool = False) -> Non
     try:
         engine.set_workspace(unique, _resolve)
     except AnalysisError as error:
-        raise _reload.analysis_error(error) from None
+        _reload.raise_analysis_error(error)
 
 
 def _namespace_id(namespace: dict[str, Any] | None) -> int | None:

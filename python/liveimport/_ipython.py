@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._api import ModuleError, ReloadEvent, register, registrations, sync, tracked
+from ._api import ModuleError, ReloadEvent, _register, registrations, sync, tracked
 
 try:  # a cheap "may anything have changed?" check, if the core provides one
     from ._api import _poll
@@ -640,7 +640,9 @@ class _Integration:
             return
         source = shell.transform_cell(cell)
         try:
-            register(shell.user_ns, source, clear=clear, allow_other_statements=True)
+            # Imports of modules without Python source (sys, math) are left
+            # out: they can never change, and the rest of the cell counts.
+            _register(shell.user_ns, source, "", clear, True, True)
         except (SyntaxError, ImportError, ValueError, ModuleError) as exc:
             if isinstance(exc, ModuleError):
                 header = [

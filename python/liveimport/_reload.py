@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ._api import ModuleError
@@ -61,10 +61,10 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.abspath(a) == os.path.abspath(b)
 
 
-def analysis_error(error: AnalysisError) -> ModuleError:
-    """A ``ModuleError(phase="analysis")`` for an engine analysis failure, with
-    CPython's own exception as the cause (the real ``SyntaxError`` with its
-    caret, or the ``OSError`` of reading the file)."""
+def raise_analysis_error(error: AnalysisError) -> NoReturn:
+    """Raise ``ModuleError(phase="analysis")`` for an engine analysis failure,
+    with CPython's own exception as the cause (the real ``SyntaxError`` with
+    its caret, or the ``OSError`` of reading the file)."""
     module, file, line, message, kind = error.args
     cause: BaseException
     if kind == "unreadable":
@@ -85,9 +85,7 @@ def analysis_error(error: AnalysisError) -> ModuleError:
                 line = exc.lineno
         except OSError:
             pass
-    result = _module_error(module, "analysis", file, line)
-    result.__cause__ = cause
-    return result
+    raise _module_error(module, "analysis", file, line) from cause
 
 
 def _forget_bytecode(file: str | None) -> None:
@@ -103,12 +101,36 @@ def _forget_bytecode(file: str | None) -> None:
         pass
 
 
+#: Module attributes the import system sets, kept when a module re-executes.
+_IMPORT_ATTRS = frozenset(
+    ("__name__", "__loader__", "__package__", "__spec__", "__path__", "__file__", "__cached__")
+)
+
+
 def _reload_one(name: str) -> ModuleType:
+    """Re-execute a module in its own, emptied namespace.
+
+    The module object stays the same (``importlib.reload``), but the names
+    its previous version defined are removed first, so a name deleted from
+    the source disappears as it would from a fresh import, instead of
+    lingering as a stale reference. Kept: what the import system set, and
+    the attributes that link a package to its loaded submodules.
+    """
     module = sys.modules.get(name)
     if module is None:
         # The user removed it from sys.modules: import it afresh, as running
         # the import statement again would.
         return importlib.import_module(name)
+    namespace = module.__dict__
+    kept = {
+        key: value
+        for key, value in namespace.items()
+        if key in _IMPORT_ATTRS
+        or (isinstance(value, ModuleType) and sys.modules.get(f"{name}.{key}") is value)
+    }
+    kept["__doc__"] = None  # as a fresh module has, until its docstring runs
+    namespace.clear()
+    namespace.update(kept)
     return importlib.reload(module)
 
 

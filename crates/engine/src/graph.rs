@@ -106,66 +106,184 @@ pub fn edges<'a>(
     deps.iter().filter_map(move |name| table.get(name)).filter(move |&d| d != id && follow(d))
 }
 
-/// Depth-first from the roots in tracking order, dependencies in source
-/// order; an edge to a module still on the path would close a cycle and is
-/// dropped, so modules tracked earlier keep their edges. Iterative, so deep
-/// chains cannot overflow the stack.
+/// The graph the roots reach, made acyclic and ordered.
+///
+/// * Reachable: every module the roots reach through their imports.
+/// * Cycles: edges are considered module by module in tracking order (and in
+///   source order within a module); an edge is dropped when it would close a
+///   cycle with the edges kept so far, so modules tracked earlier keep their
+///   edges. Only edges inside a strongly connected component can close a
+///   cycle, so the greedy pass runs per component and costs nothing for the
+///   usual acyclic project.
+/// * Order: a topological order of the kept edges in which, at every step,
+///   the earliest-tracked module whose dependencies are all placed comes next.
 pub fn topology<'t>(
     table: &'t Table,
     roots: &[ModId],
     deps_of: &dyn Fn(ModId) -> &'t [String],
     follow: &dyn Fn(ModId) -> bool,
 ) -> Topology {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnPath,
-        Done,
-    }
     let n = table.len();
-    let mut marks = vec![Mark::New; n];
-    let mut kept: Vec<Vec<ModId>> = vec![Vec::new(); n];
-    let mut order = Vec::new();
-    let mut sorted_roots = roots.to_vec();
-    sorted_roots.sort_unstable();
-    sorted_roots.dedup();
-    // Stack of (module, its edges, next edge index).
-    let mut stack: Vec<(ModId, Vec<ModId>, usize)> = Vec::new();
-    for root in sorted_roots {
-        if marks[root] != Mark::New {
-            continue;
+    // Reachability and adjacency (deduplicated, source order).
+    let mut reachable = vec![false; n];
+    let mut adjacency: Vec<Vec<ModId>> = vec![Vec::new(); n];
+    let mut queue: Vec<ModId> = Vec::new();
+    for &root in roots {
+        if root < n && !reachable[root] {
+            reachable[root] = true;
+            queue.push(root);
         }
-        marks[root] = Mark::OnPath;
-        stack.push((root, edges(table, deps_of(root), root, follow).collect(), 0));
-        while let Some(top) = stack.last_mut() {
-            let (id, ref targets, ref mut next) = *top;
-            if let Some(&dep) = targets.get(*next) {
-                *next += 1;
-                match marks[dep] {
-                    Mark::OnPath => {} // would close a cycle: dropped
-                    Mark::Done => {
-                        if !kept[id].contains(&dep) {
-                            kept[id].push(dep);
-                        }
-                    }
-                    Mark::New => {
-                        if !kept[id].contains(&dep) {
-                            kept[id].push(dep);
-                        }
-                        marks[dep] = Mark::OnPath;
-                        let dep_edges = edges(table, deps_of(dep), dep, follow).collect();
-                        stack.push((dep, dep_edges, 0));
-                    }
-                }
-            } else {
-                marks[id] = Mark::Done;
-                order.push(id);
-                stack.pop();
+    }
+    let mut head = 0;
+    while head < queue.len() {
+        let id = queue[head];
+        head += 1;
+        let mut targets: Vec<ModId> = Vec::new();
+        for dep in edges(table, deps_of(id), id, follow) {
+            if !targets.contains(&dep) {
+                targets.push(dep);
+            }
+            if !reachable[dep] {
+                reachable[dep] = true;
+                queue.push(dep);
+            }
+        }
+        adjacency[id] = targets;
+    }
+    let component = strongly_connected(n, &queue, &adjacency);
+    // Keep every edge between components; inside a component, keep edges in
+    // tracking order unless they would close a cycle.
+    let mut kept: Vec<Vec<ModId>> = vec![Vec::new(); n];
+    let mut members: FxHashMap<usize, Vec<ModId>> = FxHashMap::default();
+    for &id in &queue {
+        members.entry(component[id]).or_default().push(id);
+    }
+    for &id in &queue {
+        for &dep in &adjacency[id] {
+            if component[dep] != component[id] {
+                kept[id].push(dep);
             }
         }
     }
-    let reachable = marks.iter().map(|m| *m == Mark::Done).collect();
+    let mut cyclic: Vec<&Vec<ModId>> = members.values().filter(|m| m.len() > 1).collect();
+    cyclic.sort_unstable_by_key(|m| m.iter().min().copied());
+    for group in cyclic {
+        let mut sorted = group.clone();
+        sorted.sort_unstable();
+        for &id in &sorted {
+            let internal: Vec<ModId> =
+                adjacency[id].iter().copied().filter(|&d| component[d] == component[id]).collect();
+            for dep in internal {
+                if !reaches(&kept, &component, dep, id) {
+                    kept[id].push(dep);
+                }
+            }
+        }
+        // Restore source order among each module's kept edges.
+        for &id in &sorted {
+            let order = &adjacency[id];
+            kept[id].sort_by_key(|d| order.iter().position(|x| x == d));
+        }
+    }
+    // Kahn's algorithm, earliest-tracked ready module first.
+    let mut waiting: Vec<usize> = vec![0; n];
+    let mut dependents: Vec<Vec<ModId>> = vec![Vec::new(); n];
+    for &id in &queue {
+        waiting[id] = kept[id].len();
+        for &dep in &kept[id] {
+            dependents[dep].push(id);
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<ModId>> =
+        queue.iter().copied().filter(|&id| waiting[id] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(queue.len());
+    while let Some(std::cmp::Reverse(id)) = ready.pop() {
+        order.push(id);
+        for &dependent in &dependents[id] {
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 {
+                ready.push(std::cmp::Reverse(dependent));
+            }
+        }
+    }
     Topology { order, kept, reachable }
+}
+
+/// Whether `from` reaches `to` through kept edges inside their component.
+fn reaches(kept: &[Vec<ModId>], component: &[usize], from: ModId, to: ModId) -> bool {
+    if from == to {
+        return true;
+    }
+    let mut seen: Vec<ModId> = vec![from];
+    let mut stack = vec![from];
+    while let Some(id) = stack.pop() {
+        for &next in &kept[id] {
+            if component[next] != component[from] || seen.contains(&next) {
+                continue;
+            }
+            if next == to {
+                return true;
+            }
+            seen.push(next);
+            stack.push(next);
+        }
+    }
+    false
+}
+
+/// Tarjan's strongly connected components, iteratively, over `nodes`.
+/// Returns a component number per module (unreached modules: `usize::MAX`).
+fn strongly_connected(n: usize, nodes: &[ModId], adjacency: &[Vec<ModId>]) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut component = vec![UNSEEN; n];
+    let mut stack: Vec<ModId> = Vec::new();
+    let mut counter = 0usize;
+    let mut components = 0usize;
+    for &start in nodes {
+        if index[start] != UNSEEN {
+            continue;
+        }
+        let mut call: Vec<(ModId, usize)> = vec![(start, 0)];
+        index[start] = counter;
+        low[start] = counter;
+        counter += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (id, ref mut next)) = call.last_mut() {
+            if let Some(&dep) = adjacency[id].get(*next) {
+                *next += 1;
+                if index[dep] == UNSEEN {
+                    index[dep] = counter;
+                    low[dep] = counter;
+                    counter += 1;
+                    stack.push(dep);
+                    on_stack[dep] = true;
+                    call.push((dep, 0));
+                } else if on_stack[dep] {
+                    low[id] = low[id].min(index[dep]);
+                }
+                continue;
+            }
+            call.pop();
+            if let Some(&(parent, _)) = call.last() {
+                low[parent] = low[parent].min(low[id]);
+            }
+            if low[id] == index[id] {
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component[member] = components;
+                    if member == id {
+                        break;
+                    }
+                }
+                components += 1;
+            }
+        }
+    }
+    component
 }
 
 /// Why a module reloads.
@@ -291,6 +409,24 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(topo.order, self::topo(&t, &[0]).order);
         }
+    }
+
+    #[test]
+    fn cycles_keep_the_edges_of_the_earlier_tracked_module_however_reached() {
+        // a imports x then p; x imports q; p and q import each other. A
+        // depth-first walk reaches q (via x) before p, but p is tracked
+        // first, so p -> q is kept and q -> p dropped.
+        let t = table(&[("a", &["x", "p"]), ("x", &["q"]), ("p", &["q"]), ("q", &["p"])]);
+        let topo = topo(&t, &[0]);
+        assert_eq!(topo.kept[2], vec![3], "p keeps its edge to q");
+        assert!(topo.kept[3].is_empty(), "q -> p closes the cycle");
+        assert_eq!(names(&t, &topo.order), ["q", "x", "p", "a"]);
+    }
+
+    #[test]
+    fn independent_modules_follow_tracking_order() {
+        let t = table(&[("app", &["z", "y"]), ("y", &[]), ("z", &[])]);
+        assert_eq!(names(&t, &topo(&t, &[0]).order), ["y", "z", "app"]);
     }
 
     #[test]

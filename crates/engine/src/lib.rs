@@ -736,6 +736,12 @@ impl Engine {
                 graph::topology(table, &roots, &|i| &table.modules[i].deps, &follow).reachable
             }
         };
+        // Out of date: changed, or depending on a module that will reload.
+        let stale = &self.stale;
+        let mut pending = vec![false; self.table.len()];
+        for step in graph::plan_steps(&self.table, &self.topology, &|id| stale.contains(&id), &|_| false) {
+            pending[step.id] = true;
+        }
         let direct = &self.direct;
         let table = &self.table;
         let follow = |d: ModId| direct[d] || table.modules[d].in_workspace;
@@ -755,7 +761,7 @@ impl Engine {
                     file: module.file.clone(),
                     direct: self.direct[id],
                     dependencies,
-                    pending: module.is_stale(),
+                    pending: pending[id] || module.is_stale(),
                 }
             })
             .collect()
