@@ -125,13 +125,19 @@ def run_worker(py: Path, args: list[str], timeout: float) -> dict[str, object]:
             "stderr": p.stderr[-4000:], "elapsed_s": time.perf_counter() - t0}
 
 
+_PROBES: dict[Path, dict[str, object]] = {}
+
+
 def probe(spec: ToolSpec) -> None:
     if spec.python is None:
         return
     if not spec.python.exists():
         spec.note = f"interpreter {spec.python} not found"
         return
-    res = run_worker(spec.python, ["--tool", "none", "--n", "2", "--phase", "probe"], 120)
+    res = _PROBES.get(spec.python)
+    if res is None:
+        res = run_worker(spec.python, ["--tool", "none", "--n", "2", "--phase", "probe"], 120)
+        _PROBES[spec.python] = res
     if not res.get("ok"):
         spec.note = f"probe failed: {res.get('error')}"
         return
