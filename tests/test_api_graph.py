@@ -422,6 +422,18 @@ CYCLE3 = {
     "b": module("import c", "X = 'b1'\n"),
     "c": module("import a", "X = 'c1'\n"),
 }
+# A 3-cycle with a chord a -> c: only c -> a closes a cycle.
+CHORD = {
+    "a": module("import b\nimport c", "X = 'a1'\n"),
+    "b": module("import c", "X = 'b1'\n"),
+    "c": module("import a", "X = 'c1'\n"),
+}
+# Two cycles sharing b: a <-> b and b <-> c; b -> a and c -> b are ignored.
+TWO_CYCLES = {
+    "a": module("import b", "X = 'a1'\n"),
+    "b": module("import a\nimport c", "X = 'b1'\n"),
+    "c": module("import b", "X = 'c1'\n"),
+}
 
 
 def edit(files: dict[str, str], *names: str) -> dict[str, str]:
@@ -454,6 +466,22 @@ def edit(files: dict[str, str], *names: str) -> dict[str, str]:
             [("b", "modified", []), ("a", "dependent", ["b"]), ("c", "dependent", ["a"])],
         ),
         (CYCLE3, "import c, a", ("c",), [("c", "modified", [])]),
+        (
+            CHORD,
+            "import a",
+            ("c",),
+            [("c", "modified", []), ("b", "dependent", ["c"]), ("a", "dependent", ["b", "c"])],
+        ),
+        (CHORD, "import a", ("b",), [("b", "modified", []), ("a", "dependent", ["b"])]),
+        (CHORD, "import a", ("a",), [("a", "modified", [])]),
+        (
+            TWO_CYCLES,
+            "import a",
+            ("c",),
+            [("c", "modified", []), ("b", "dependent", ["c"]), ("a", "dependent", ["b"])],
+        ),
+        (TWO_CYCLES, "import a", ("b",), [("b", "modified", []), ("a", "dependent", ["b"])]),
+        (TWO_CYCLES, "import a", ("a",), [("a", "modified", [])]),
     ],
 )
 def test_cycles_reload_in_the_same_order_every_run(project, log, files, register, edited, expected):
