@@ -39,7 +39,7 @@ check: $(DEPS)
 	$(VPY) -m ruff format --check python
 
 rust-test:
-	cargo test -p liveimport-engine --quiet
+	cargo test --release -p liveimport-engine --quiet
 
 py-test: $(BUILT)
 	$(VPY) -m pytest -q
