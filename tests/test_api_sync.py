@@ -129,7 +129,9 @@ def test_failing_reload_in_middle_of_chain_rolls_back(project):
     assert project.ns["top"]() == "d(c(b(a1)))"
 
     # Still out of date: the next sync tries again and fails again.
-    assert liveimport.tracked()["a"].pending
+    tracked = liveimport.tracked()
+    assert tracked["a"].pending and tracked["c"].pending
+    assert tracked["b"].pending and tracked["d"].pending  # they will reload with a
     with pytest.raises(liveimport.ModuleError):
         liveimport.sync(observer=seen.append)
     assert seen == []
@@ -181,6 +183,7 @@ def test_failure_caused_by_a_dependency_is_retried_after_fixing_it(project):
     assert a.MODE == "ok"
     assert sys.modules["b"].MODE == "ok"
     assert (project.ns["SEEN"], project.ns["MODE"]) == ("ok", "ok")
+    assert liveimport.tracked()["c"].pending  # the failed module stays out of date
 
     project.write("a.py", "MODE = 'good'\n")
     events = project.sync()
