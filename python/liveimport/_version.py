@@ -1,8 +1,3 @@
-from __future__ import annotations
+"""The package version (kept equal to the Cargo workspace version; a test checks)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__: str = version("liveimport")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
