@@ -716,3 +716,33 @@ def test_module_removed_from_sys_modules_is_imported_again(project):
     assert sys.modules["m"] is not old
     assert project.ns["m"] is sys.modules["m"]
     assert project.ns["X"] == 2
+
+
+def test_broken_module_no_longer_reachable_does_not_fail_the_sync(project, log):
+    project.write("a.py", module("", "A = 1\n"))
+    project.write("app.py", module("import a", "V = a.A\n"))
+    project.register("from app import V")
+    project.write("app.py", module("", "V = 'alone'\n"))
+    assert sync_logged(project, log)[0] == [("app", "modified", [])]
+
+    project.write("a.py", "A = (\n")
+    assert project.sync() == []
+    project.write("app.py", module("", "V = 'still alone'\n"))
+    assert summary(project.sync()) == [("app", "modified", [])]
+    assert project.ns["V"] == "still alone"
+
+
+def test_broken_indirect_module_fails_the_sync_until_fixed(project, log):
+    project.write("a.py", module("", "A = 1\n"))
+    project.write("app.py", module("import a", "V = a.A\n"))
+    project.register("from app import V")
+    project.write("a.py", "A = (\n")
+    with pytest.raises(liveimport.ModuleError) as info:
+        project.sync()
+    assert (info.value.module, info.value.phase, info.value.line) == ("a", "analysis", 1)
+    assert project.ns["V"] == 1
+
+    project.write("a.py", module("", "A = 2\n"))
+    events, ran = sync_logged(project, log)
+    assert events == [("a", "modified", []), ("app", "dependent", ["a"])]
+    assert project.ns["V"] == 2
