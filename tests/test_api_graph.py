@@ -746,3 +746,34 @@ def test_broken_indirect_module_fails_the_sync_until_fixed(project, log):
     events, ran = sync_logged(project, log)
     assert events == [("a", "modified", []), ("app", "dependent", ["a"])]
     assert project.ns["V"] == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: workspace membership compares path spellings (Path.starts_with) without "
+    "resolving symlinks, so a module in the workspace reached through a symlinked "
+    "directory is not tracked",
+)
+@pytest.mark.parametrize("spelling", ["workspace-via-link", "module-via-link"])
+def test_workspace_through_a_symlinked_directory(project, tmp_path, log, spelling):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    os.symlink(real, link)
+    (real / "dep.py").write_text(LOG + "D = 1\n")
+    (real / "app.py").write_text(LOG + "import dep\nD = dep.D\n")
+    path_entry, workspace = (real, link) if spelling == "workspace-via-link" else (link, real)
+    sys.path.insert(0, str(path_entry))
+    importlib.invalidate_caches()
+    try:
+        liveimport.workspace(workspace)
+        project.register("from app import D")
+        assert list(liveimport.tracked()) == ["app", "dep"]
+        (real / "dep.py").write_text(LOG + "D = 2\n")
+        events, ran = sync_logged(project, log)
+        assert events == [("dep", "modified", []), ("app", "dependent", ["dep"])]
+        assert project.ns["D"] == 2
+    finally:
+        sys.path.remove(str(path_entry))
+        for name in ("app", "dep"):
+            sys.modules.pop(name, None)
