@@ -232,6 +232,19 @@ def full_supported() -> bool:
     return "--full" in inspect.getsource(autoreload)
 
 
+def build_id(pkg: object) -> str:
+    """Which build of a package: its directory, and a hash of its compiled extension."""
+    import hashlib
+
+    d = Path(getattr(pkg, "__file__", "") or ".").parent
+    exts = sorted(d.glob("*.so")) + sorted(d.glob("*.pyd"))
+    if not exts:
+        return f"{d} (pure Python)"
+    h = hashlib.sha256(exts[0].read_bytes()).hexdigest()[:12]
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(exts[0].stat().st_mtime))
+    return f"{exts[0].name} sha256:{h} built {when} UTC"
+
+
 TOOLS = {
     "none": Tool,
     "liveimport": LiveImportTool,
@@ -629,6 +642,7 @@ def main() -> None:
                 import liveimport  # noqa: F401  (outside IPython: installs nothing)
 
                 result["liveimport_version"] = getattr(liveimport, "__version__", "?")
+                result["liveimport_build"] = build_id(liveimport)
             except Exception as e:
                 result["liveimport_version"] = None
                 result["liveimport_error"] = f"{type(e).__name__}: {e}"
