@@ -160,6 +160,16 @@ def test_error_in_cell_shows_once_and_registers_nothing(k):
     assert k.value("'after_error' in globals()") is False
 
 
+def test_cell_mixing_standard_library_and_own_modules(k):
+    write(k.cwd / "sl_a.py", "A = 1\n")
+    k.ok("%%liveimport\nimport sys, os, math\nfrom time import monotonic\nfrom sl_a import A")
+    assert names(k) == ["from sl_a import A"]  # modules without source are left out
+    write(k.cwd / "sl_a.py", "A = 2\n")
+    k.pause()
+    cell = k.ok("A, math.pi > 3")
+    assert cell.result == "(2, True)" and len(cell.reports) == 1
+
+
 def test_cell_result_and_output_display_normally(k):
     write(k.cwd / "ro_a.py", "A = 41\n")
     cell = k.ok("%%liveimport\nimport ro_a\nprint('printed')\nro_a.A + 1")
