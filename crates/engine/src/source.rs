@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
+use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::{PythonVersion, Stmt};
-use ruff_python_parser::{parse_unchecked, Mode, ParseOptions};
+use ruff_python_parser::{parse_unchecked, Mode, ParseErrorType, ParseOptions};
 use ruff_text_size::{Ranged, TextSize};
 
 use crate::imports::{Alias, ImportStmt};
@@ -43,8 +44,30 @@ pub struct Analysis {
 
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
-/// Decode source bytes the way CPython's tokenizer does.
+/// Decode source bytes the way CPython's tokenizer does, strictly: any byte
+/// that is not text in the source's encoding is an error.
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, SourceError> {
+    let (text, invalid) = decode_lenient(bytes)?;
+    match invalid.into_iter().next() {
+        Some(first) => Err(first.error),
+        None => Ok(text),
+    }
+}
+
+/// A byte sequence that is not UTF-8, replaced by U+FFFD in the text.
+#[derive(Clone, Debug)]
+struct InvalidUtf8 {
+    /// Offset of the replacement character in the decoded text.
+    text_offset: usize,
+    /// The error CPython reports if it has to decode these bytes.
+    error: SourceError,
+}
+
+/// Decode like [`decode`], except that in UTF-8 source (no cookie, or one
+/// whose normal name is `utf-8`) bytes that are not UTF-8 are replaced by
+/// U+FFFD and listed: CPython decodes such source lazily, token by token, so
+/// they are an error only outside comments (see [`analyze_bytes`]).
+fn decode_lenient(bytes: &[u8]) -> Result<(Cow<'_, str>, Vec<InvalidUtf8>), SourceError> {
     let (has_bom, body) = match bytes.strip_prefix(UTF8_BOM) {
         Some(rest) => (true, rest),
         None => (false, bytes),
@@ -67,7 +90,15 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, SourceError> {
         }
     };
     let cookie_line = cookie.as_ref().map_or(1, |(_, line)| *line);
-    match encoding.as_str() {
+    // `# coding: utf8` is decoded eagerly by the `utf8` codec, which is strict.
+    let lazy_utf8 = cookie.as_ref().is_none_or(|(name, _)| is_c_normal_utf8(name));
+    if encoding == "utf-8" && lazy_utf8 {
+        return Ok(match std::str::from_utf8(body) {
+            Ok(text) => (Cow::Borrowed(text), Vec::new()),
+            Err(_) => utf8_with_replacements(body),
+        });
+    }
+    let text = match encoding.as_str() {
         "utf-8" => match std::str::from_utf8(body) {
             Ok(text) => Ok(Cow::Borrowed(text)),
             Err(err) => {
@@ -107,7 +138,35 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, SourceError> {
                 }),
             }
         }
+    }?;
+    Ok((text, Vec::new()))
+}
+
+/// `body` as text with each maximal invalid sequence replaced by U+FFFD, and
+/// where those replacements are.
+fn utf8_with_replacements(body: &[u8]) -> (Cow<'_, str>, Vec<InvalidUtf8>) {
+    let mut text = String::with_capacity(body.len() + 16);
+    let mut invalid = Vec::new();
+    let mut position = 0;
+    for chunk in body.utf8_chunks() {
+        text.push_str(chunk.valid());
+        position += chunk.valid().len();
+        let bad = chunk.invalid();
+        if let Some(&byte) = bad.first() {
+            invalid.push(InvalidUtf8 {
+                text_offset: text.len(),
+                error: SourceError::Decode {
+                    message: format!(
+                        "(unicode error) 'utf-8' codec can't decode byte 0x{byte:02x} in position {position}"
+                    ),
+                    line: line_of_byte(body, position),
+                },
+            });
+            text.push(char::REPLACEMENT_CHARACTER);
+            position += bad.len();
+        }
     }
+    (Cow::Owned(text), invalid)
 }
 
 /// The coding cookie of the first two lines, with its 1-based line.
@@ -117,7 +176,12 @@ fn find_cookie(bytes: &[u8]) -> Option<(String, u32)> {
         if rest.is_empty() {
             return None;
         }
-        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+        // CPython turns `\r\n` and a lone `\r` into `\n` before looking.
+        let end = match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => i + 2,
+            Some(i) => i + 1,
+            None => rest.len(),
+        };
         let line = &rest[..end];
         if let Some(name) = cookie_in_line(line) {
             return Some((name, line_no));
@@ -181,23 +245,84 @@ fn is_c_normal_utf8(name: &str) -> bool {
     head == "utf-8" || head.starts_with("utf-8-")
 }
 
-/// Normalise a codec name like `tokenize._get_normal_name` plus the codec
-/// registry's aliasing that matters for source files.
+/// The decoder for a cookie's encoding name: `utf-8`, `iso-8859-1` and
+/// `ascii` (decoded natively) for what CPython resolves to those codecs,
+/// otherwise the lower-cased name, for `encoding_rs`.
+///
+/// CPython first applies `get_normal_name` (tokenizer.c), then looks the
+/// result up in the codec registry, whose aliases are those of
+/// `encodings.aliases` (the same in 3.10 to 3.13).
 fn normalize_encoding(name: &str) -> String {
-    let lower = name.to_ascii_lowercase().replace('_', "-");
-    let head: String = lower.chars().take(12).collect();
-    if head == "utf-8" || head.starts_with("utf-8-") || lower == "utf8" {
+    if is_c_normal_utf8(name) {
         return "utf-8".into();
     }
-    for latin in ["latin-1", "iso-8859-1", "iso-latin-1", "latin1", "iso8859-1", "l1"] {
-        if lower == latin || lower.starts_with(&format!("{latin}-")) {
-            return "iso-8859-1".into();
+    let head: String =
+        name.chars().take(12).map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
+    let latin = ["latin-1", "iso-8859-1", "iso-latin-1"];
+    if latin.iter().any(|l| head == *l || head.starts_with(&format!("{l}-"))) {
+        return "iso-8859-1".into();
+    }
+    let key = python_codec_key(name);
+    let dotless = key.replace('.', "_");
+    let native = |aliases: &[&str]| aliases.iter().any(|a| *a == key || *a == dotless);
+    if native(&["utf_8", "cp65001", "u8", "utf", "utf8", "utf8_ucs2", "utf8_ucs4"]) {
+        return "utf-8".into();
+    }
+    if native(&[
+        "latin_1",
+        "8859",
+        "cp819",
+        "csisolatin1",
+        "ibm819",
+        "iso8859",
+        "iso8859_1",
+        "iso_8859_1",
+        "iso_8859_1_1987",
+        "iso_ir_100",
+        "l1",
+        "latin",
+        "latin1",
+    ]) {
+        return "iso-8859-1".into();
+    }
+    if native(&[
+        "ascii",
+        "646",
+        "ansi_x3.4_1968",
+        "ansi_x3_4_1968",
+        "ansi_x3.4_1986",
+        "cp367",
+        "csascii",
+        "ibm367",
+        "iso646_us",
+        "iso_646.irv_1991",
+        "iso_ir_6",
+        "us",
+        "us_ascii",
+    ]) {
+        return "ascii".into();
+    }
+    name.to_ascii_lowercase()
+}
+
+/// A codec name as the codec registry compares it: lower case, each run of
+/// characters other than letters, digits and `.` one `_`, none at the ends
+/// (`codecs.lookup` then `encodings.normalize_encoding`).
+fn python_codec_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len());
+    let mut punct = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if punct && !key.is_empty() {
+                key.push('_');
+            }
+            key.push(c.to_ascii_lowercase());
+            punct = false;
+        } else {
+            punct = true;
         }
     }
-    match lower.as_str() {
-        "ascii" | "us-ascii" | "646" => "ascii".into(),
-        _ => lower,
-    }
+    key
 }
 
 fn line_of_byte(bytes: &[u8], offset: usize) -> u32 {
@@ -255,6 +380,12 @@ impl<'a> LineCursor<'a> {
 /// version whose grammar applies (`(3, 11)`), so syntax newer than the running
 /// interpreter is rejected as CPython would.
 pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceError> {
+    analyze_decoded(text, version, &[])
+}
+
+/// [`analyze_text`] for text decoded with replacements: each replacement must
+/// lie in a comment, where CPython never decodes (it is an error elsewhere).
+fn analyze_decoded(text: &str, version: (u8, u8), invalid: &[InvalidUtf8]) -> Result<Analysis, SourceError> {
     if let Some(pos) = text.find('\0') {
         return Err(SourceError::Syntax {
             message: "source code string cannot contain null bytes".into(),
@@ -262,9 +393,32 @@ pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceErr
             column: 0,
         });
     }
+    // Ruff skips a leading U+FEFF; CPython only strips a BOM from bytes, once.
+    if text.starts_with('\u{feff}') {
+        return Err(SourceError::Syntax {
+            message: "invalid non-printable character U+FEFF".into(),
+            line: 1,
+            column: 1,
+        });
+    }
+    // Up to 3.11, CPython's `translate_newlines` appends a newline after a
+    // final `\r\n`, so a file ending in a backslash and CRLF is accepted.
+    let extended;
+    let text = if version < (3, 12) && text.ends_with("\\\r\n") {
+        extended = format!("{text}\n");
+        extended.as_str()
+    } else {
+        text
+    };
     let options = ParseOptions::from(Mode::Module)
         .with_target_version(PythonVersion { major: version.0, minor: version.1 });
-    let parsed = parse_unchecked(text, options);
+    let mut parsed = parse_unchecked(text, options.clone());
+    let mut renamed = None;
+    // Each pass renames at least one `match`; error recovery may hide some.
+    while let Some(next) = rename_match_after_semicolon(renamed.as_deref().unwrap_or(text), &parsed) {
+        parsed = parse_unchecked(&next, options.clone());
+        renamed = Some(next);
+    }
     let mut cursor = LineCursor::new(text);
     let first_error = parsed
         .errors()
@@ -272,6 +426,11 @@ pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceErr
         .map(|e| (e.location.start(), e.error.to_string()))
         .chain(parsed.unsupported_syntax_errors().iter().map(|e| (e.range.start(), e.to_string())))
         .min_by_key(|(start, _)| *start);
+    if let Some(bad) = first_outside_comments(&parsed, invalid) {
+        if first_error.as_ref().is_none_or(|(start, _)| bad.text_offset <= usize::from(*start)) {
+            return Err(bad.error.clone());
+        }
+    }
     if let Some((start, message)) = first_error {
         let line = LineCursor::new(text).line_of(start);
         let line_start = text[..usize::from(start)].rfind(['\n', '\r']).map_or(0, |i| i + 1);
@@ -308,6 +467,42 @@ pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceErr
     Ok(analysis)
 }
 
+/// Ruff's parser rejects a statement that starts with the soft keyword
+/// `match` after a semicolon (`x; match = 1`) as a compound statement on the
+/// line of a simple one; CPython accepts it: no compound statement may follow
+/// `;`, so there `match` can only be a name. Returns `text` with each such
+/// `match` spelled as another name of the same length (offsets, lines and
+/// imports unchanged), or `None` if there is none.
+fn rename_match_after_semicolon<T>(text: &str, parsed: &ruff_python_parser::Parsed<T>) -> Option<String> {
+    let mut renamed: Option<String> = None;
+    for error in parsed.errors() {
+        let range = std::ops::Range::<usize>::from(error.location);
+        if matches!(error.error, ParseErrorType::SimpleAndCompoundStatementOnSameLine)
+            && text.get(range.clone()) == Some("match")
+        {
+            renamed.get_or_insert_with(|| text.to_owned()).replace_range(range, "matc_");
+        }
+    }
+    renamed
+}
+
+/// The first replacement of invalid UTF-8 that is not inside a comment.
+fn first_outside_comments<'a, T>(
+    parsed: &ruff_python_parser::Parsed<T>,
+    invalid: &'a [InvalidUtf8],
+) -> Option<&'a InvalidUtf8> {
+    if invalid.is_empty() {
+        return None;
+    }
+    let comments: Vec<_> =
+        parsed.tokens().iter().filter(|t| t.kind() == TokenKind::Comment).map(|t| t.range()).collect();
+    invalid.iter().find(|bad| {
+        let at = TextSize::new(u32::try_from(bad.text_offset).unwrap_or(u32::MAX));
+        let i = comments.partition_point(|range| range.end() <= at);
+        comments.get(i).is_none_or(|range| !range.contains(at))
+    })
+}
+
 fn alias(alias: &ruff_python_ast::Alias) -> Alias {
     Alias {
         name: alias.name.as_str().to_owned(),
@@ -316,8 +511,20 @@ fn alias(alias: &ruff_python_ast::Alias) -> Alias {
 }
 
 /// Decode and analyse a source file's bytes.
+///
+/// Like CPython, bytes that are not UTF-8 in UTF-8 source are accepted in
+/// comments (CPython never decodes a comment) and rejected elsewhere.
 pub fn analyze_bytes(bytes: &[u8], version: (u8, u8)) -> Result<Analysis, SourceError> {
-    analyze_text(&decode(bytes)?, version)
+    // CPython refuses null bytes before it decodes anything.
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(SourceError::Syntax {
+            message: "source code string cannot contain null bytes".into(),
+            line: line_at(&bytes[..pos]),
+            column: 0,
+        });
+    }
+    let (text, invalid) = decode_lenient(bytes)?;
+    analyze_decoded(&text, version, &invalid)
 }
 
 #[cfg(test)]
@@ -413,7 +620,90 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_is_accepted_in_comments_only() {
+        // CPython decodes UTF-8 source token by token and never decodes a
+        // comment; an explicit `utf8` cookie decodes the whole file strictly.
+        let ok = |b: &[u8]| analyze_bytes(b, V).map(|a| a.imports.len());
+        assert_eq!(ok(b"# caf\xe9\nimport a\n"), Ok(1));
+        assert_eq!(ok(b"import a  # caf\xe9\r\nimport b\n"), Ok(2));
+        assert_eq!(ok(b"\xef\xbb\xbf# \xff\nimport a\n"), Ok(1));
+        assert_eq!(ok(b"# coding: utf-8\n# \xc3\nimport a\n"), Ok(1));
+        assert!(ok(b"# coding: utf8\n# caf\xe9\nimport a\n").is_err());
+        for bad in [&b"s = 'caf\xe9'\n"[..], b"caf\xe9 = 1\n", b"s = b'\xe9'\n", b"import a\n\xff\n"] {
+            let err = analyze_bytes(bad, V).unwrap_err();
+            assert!(matches!(err, SourceError::Decode { .. } | SourceError::Syntax { .. }), "{err:?}");
+        }
+        let err = analyze_bytes(b"import a\nx = '\xe9'\n", V).unwrap_err();
+        assert!(matches!(err, SourceError::Decode { line: 2, .. }), "{err:?}");
+        // The strict decoder still refuses them.
+        assert!(decode(b"# caf\xe9\n").is_err());
+    }
+
+    #[test]
+    fn cookies_follow_cr_and_crlf_line_ends() {
+        // CPython translates `\r` and `\r\n` to `\n` before looking for a cookie.
+        assert!(decode(b"\x0c\r# coding: latin-1\rs = '\xe9'\r").unwrap().contains('\u{e9}'));
+        assert!(decode(b"#!x\r\n# coding: latin-1\r\ns = '\xe9'\r\n").unwrap().contains('\u{e9}'));
+        assert!(decode(b"x = 1\r# coding: latin-1\rs = '\xe9'\r").is_err());
+    }
+
+    #[test]
+    fn leading_feff_after_the_bom_is_rejected() {
+        assert!(analyze_bytes(b"\xef\xbb\xbfimport a\n", V).is_ok());
+        assert!(analyze_bytes(b"\xef\xbb\xbf\xef\xbb\xbfimport a\n", V).is_err());
+        assert!(analyze_text("\u{feff}import a\n", V).is_err());
+    }
+
+    #[test]
+    fn final_backslash_crlf_is_accepted_before_3_12() {
+        assert!(analyze_text("x = 1\\\r\n", (3, 11)).is_ok());
+        assert!(analyze_text("x = 1\\\r\n", (3, 12)).is_err());
+        assert!(analyze_text("x = 1\\\n", (3, 11)).is_err());
+        assert!(analyze_text("x = 1\\\r", (3, 11)).is_err());
+    }
+
+    #[test]
+    fn cookie_names_resolve_like_the_codec_registry() {
+        for (name, expected) in [
+            ("utf-8", "utf-8"),
+            ("UTF_8", "utf-8"),
+            ("utf-8-sig", "utf-8"),
+            ("utf8", "utf-8"),
+            ("U8", "utf-8"),
+            ("cp65001", "utf-8"),
+            ("latin-1", "iso-8859-1"),
+            ("Latin-1-x", "iso-8859-1"),
+            ("latin", "iso-8859-1"),
+            ("ISO8859-1", "iso-8859-1"),
+            ("iso_ir_100", "iso-8859-1"),
+            ("l1", "iso-8859-1"),
+            ("us-ascii", "ascii"),
+            ("ANSI_X3.4-1968", "ascii"),
+            ("646", "ascii"),
+            ("cp1252", "cp1252"),
+            ("latin1-x", "latin1-x"), // unknown to Python and to encoding_rs
+        ] {
+            assert_eq!(normalize_encoding(name), expected, "{name}");
+        }
+        assert!(decode(b"# coding: latin\ns = '\xe9'\n").unwrap().contains('\u{e9}'));
+        assert!(decode(b"# coding: ascii\ns = '\xe9'\n").is_err());
+    }
+
+    #[test]
+    fn match_as_a_name_after_a_semicolon() {
+        // Ruff rejects these; CPython accepts them (`match` is a name there).
+        assert_eq!(imports("x; match = 1\nimport a\n").len(), 1);
+        assert_eq!(imports("import a; match(x); match.y = 2\n").len(), 1);
+        let analysis = analyze_text("import a; match = 1\n", V).expect("parses");
+        assert_eq!(analysis.first_other, Some((1, "match = 1".into())));
+        // A match statement cannot follow a semicolon, in either parser.
+        assert!(analyze_text("x; match y:\n    case 1:\n        pass\n", V).is_err());
+    }
+
+    #[test]
     fn null_bytes_are_rejected() {
+        // Before decoding, as CPython does: even where a codec would not see one.
+        assert!(analyze_bytes(b"# coding: utf-16\nimport a\n\0", V).is_err());
         assert!(analyze_text("import a\n\0", V).is_err());
     }
 }

@@ -122,6 +122,8 @@ fn convert(error: engine::EngineError) -> PyErr {
 #[pyclass(module = "liveimport._engine")]
 struct Engine {
     inner: engine::Engine,
+    /// The Python version whose grammar applies (for `analyze_bytes`).
+    version: (u8, u8),
 }
 
 #[pymethods]
@@ -129,7 +131,7 @@ impl Engine {
     #[new]
     fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: &str) -> PyResult<Self> {
         let mode = mode_from(mode)?;
-        guard(|| Ok(Engine { inner: engine::Engine::new(version, workspace, mode) }))
+        guard(|| Ok(Engine { inner: engine::Engine::new(version, workspace, mode), version }))
     }
 
     /// Parse registered statements: `(imports, first_other)` where imports are
@@ -340,8 +342,7 @@ impl Engine {
                 };
                 PySyntaxError::new_err((e.to_string(), ("<bytes>", line, column, String::new())))
             };
-            let text = engine::source::decode(data).map_err(failed)?;
-            let analysis = self.inner.analyze_statements(&text).map_err(failed)?;
+            let analysis = engine::source::analyze_bytes(data, self.version).map_err(failed)?;
             let imports = analysis
                 .imports
                 .into_iter()
