@@ -46,22 +46,6 @@ VARIANTS = {
 }
 
 
-# CPython's tokenizer does not decode comments, so invalid UTF-8 inside a
-# comment compiles (and imports) fine; the engine rejects the whole file.
-COMMENT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the engine decodes the whole file strictly; CPython accepts bytes that "
-    "are not valid UTF-8 inside comments",
-)
-INVALID_IN_COMMENT = {
-    "latin1-in-comment-no-cookie",
-    "latin1-in-comment-line-5",
-    "latin1-in-trailing-comment",
-    "bom+latin1-in-comment",
-    "utf8-cookie+latin1-in-comment",
-}
-
-
 def cpython(data: bytes) -> tuple[bool, object]:
     try:
         code = compile(data, "<variant>", "exec", dont_inherit=True)
@@ -72,10 +56,7 @@ def cpython(data: bytes) -> tuple[bool, object]:
     return True, ns["X"]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=COMMENT_BUG) if n in INVALID_IN_COMMENT else n for n in VARIANTS],
-)
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_decoding_matches_cpython(project, name):
     data = VARIANTS[name]
     project.write("enc.py", "X = 'start'\n")
@@ -96,7 +77,6 @@ def test_decoding_matches_cpython(project, name):
         assert sys.modules["enc"].X == "start"
 
 
-@COMMENT_BUG
 def test_module_with_a_latin1_comment_can_be_registered(project):
     project.write_bytes("legacy.py", b"# Author: Jos\xe9\nX = 1\n")
     project.run("from legacy import X")  # CPython imports it

@@ -748,12 +748,6 @@ def test_broken_indirect_module_fails_the_sync_until_fixed(project, log):
     assert project.ns["V"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: workspace membership compares path spellings (Path.starts_with) without "
-    "resolving symlinks, so a module in the workspace reached through a symlinked "
-    "directory is not tracked",
-)
 @pytest.mark.parametrize("spelling", ["workspace-via-link", "module-via-link"])
 def test_workspace_through_a_symlinked_directory(project, tmp_path, log, spelling):
     real = tmp_path / "real"

@@ -171,12 +171,6 @@ def test_random_rebinding_matches_rerunning_the_statements(project, seed):
     run_rebinding_model(project, seed, shared=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a name a star-imported module stops exporting keeps that module's old "
-    "value, although an earlier statement binds it (see test_api_rebind."
-    "test_star_module_dropping_a_name_uncovers_the_earlier_binding)",
-)
 def test_random_rebinding_with_competing_star_imports(project):
     for seed in range(1, 9):
         run_rebinding_model(project, seed, shared=True)

@@ -232,12 +232,6 @@ def test_star_import_gaining_a_name_bound_later_elsewhere(project):
     assert project.ns["y"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when a star-imported module stops exporting a name that an earlier "
-    "statement of another, unchanged module binds, the namespace keeps the star "
-    "module's old value instead of the earlier statement's (as re-running would)",
-)
 @pytest.mark.parametrize(
     "new_c",
     [

@@ -345,13 +345,6 @@ def test_11_file_renamed_and_importer_follows(project):
     assert project.ns["run"]() == "newer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a tracked file replaced by a directory fails every sync with "
-    "ModuleError(phase='analysis', IsADirectoryError) instead of being skipped like a "
-    "deleted file (SEMANTICS: 'a tracked module whose file is deleted is skipped, never "
-    "an error'), so unrelated modules stop reloading",
-)
 def test_12_file_replaced_by_a_directory(project):
     project.write("dirred.py", "D = 1\n")
     project.write("other.py", "O = 1\n")
@@ -702,16 +695,7 @@ def test_29_thousand_modules_in_one_package(project):
 
 @pytest.fixture(
     params=[
-        pytest.param(
-            "events",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: with event-based detection, edits of a tracked module whose "
-                "file is a symlink to a file in another directory are missed (the write "
-                "happens in the target's directory, the watch is on the link's); polling "
-                "mode sees them",
-            ),
-        ),
+        "events",
         "polling",
     ]
 )

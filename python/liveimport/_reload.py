@@ -135,9 +135,14 @@ def _reload_one(name: str) -> ModuleType:
 
 
 def _star_names(module: ModuleType) -> list[str]:
-    names = getattr(module, "__all__", None)
+    return _exported(module.__dict__)
+
+
+def _exported(namespace: dict[str, Any]) -> list[str]:
+    """The names ``from m import *`` binds, given m's namespace."""
+    names = namespace.get("__all__")
     if names is None:
-        return [n for n in module.__dict__ if not n.startswith("_")]
+        return [n for n in namespace if not n.startswith("_")]
     return list(names)
 
 
@@ -203,26 +208,37 @@ def _new_bindings(
     rebind_plan: list[tuple[int, list[Record]]],
     namespaces: dict[int, dict[str, Any]],
     files: dict[str, str | None],
+    old_exports: dict[str, list[str]],
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Per affected namespace, the names to assign: what the records of
-    reloaded modules bind, and, where a later record of another module binds
-    one of those names too, that record's value (later statements win)."""
+    """Per affected namespace, the names to assign.
+
+    The names in question are those the records of reloaded modules bind now
+    or (for star imports) bound before the reload. For each, the value is what
+    executing every registered record again, in order, would leave: so later
+    statements still win, and a name a star import no longer exports falls
+    back to an earlier statement that binds it. A name no statement binds any
+    more keeps its value, as re-running imports never deletes names.
+    """
     updates = []
     for ns_id, records in rebind_plan:
         namespace = namespaces.get(ns_id)
         if namespace is None:
             continue
+        touched: set[str] = set()
+        for binding, reloaded in records:
+            if reloaded:
+                touched.update(name for name, _value in _values(binding, None, files))
+                if binding[1] == "*":
+                    touched.update(old_exports.get(binding[0], ()))
         assign: dict[str, Any] = {}
         for binding, reloaded in records:
             if reloaded:
-                pairs = _values(binding, None, files)
-            elif assign:
+                pairs = _values(binding, touched, files)
+            else:
                 try:
-                    pairs = _values(binding, set(assign), files)
+                    pairs = _values(binding, touched, files)
                 except _Failure:
                     continue  # that module did not reload; leave its names be
-            else:
-                continue
             assign.update(pairs)
         updates.append((namespace, assign))
     return updates
@@ -261,7 +277,8 @@ def execute(
                 raise _Failure(name, file, "reload", error) from None
             if file:
                 linecache.checkcache(file)
-        updates = _new_bindings(engine.rebind_plan(list(files)), namespaces, files)
+        old_exports = {name: _exported(contents) for name, _m, contents in snapshots}
+        updates = _new_bindings(engine.rebind_plan(list(files)), namespaces, files, old_exports)
     except _Failure as failure:
         _rollback(snapshots)
         engine.abort()

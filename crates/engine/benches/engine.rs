@@ -83,6 +83,7 @@ fn layered(n: usize, width: usize) -> (Table, Vec<usize>) {
         table.push(Module {
             name: format!("m{i}"),
             file: Some(PathBuf::from(format!("/ws/m{i}.py"))),
+            target: None,
             is_package: false,
             in_workspace: true,
             deps,

@@ -99,7 +99,9 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
         Err(e) => return (Observed::Unreadable(e.to_string()), None),
     };
     if metadata.is_dir() {
-        return (Observed::Unreadable("Is a directory".into()), None);
+        // Not a module file any more: skipped like a deleted one (a
+        // registration refuses it earlier, with a clear error).
+        return (Observed::Missing, None);
     }
     match fs::read(path) {
         Ok(bytes) => {
@@ -118,6 +120,7 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
 pub fn may_differ(path: &Path, seen: &Observed) -> bool {
     match (fs::metadata(path), seen) {
         (Err(e), Observed::Missing) if e.kind() == io::ErrorKind::NotFound => false,
+        (Ok(m), Observed::Missing) if m.is_dir() => false,
         (Ok(m), Observed::Present { meta, hashed_at_ns, .. }) => {
             let now = Meta::of(&m);
             now != *meta || now.is_racy(*hashed_at_ns)

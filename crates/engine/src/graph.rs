@@ -15,6 +15,9 @@ pub struct Module {
     pub name: String,
     /// The `.py` file; `None` for namespace packages.
     pub file: Option<PathBuf>,
+    /// When `file` is a symbolic link: the file it points to (edits made
+    /// there raise events in the target's directory).
+    pub target: Option<PathBuf>,
     pub is_package: bool,
     /// Whether `file` lies in the workspace (decides indirect tracking).
     pub in_workspace: bool,
@@ -367,6 +370,7 @@ mod tests {
             t.push(Module {
                 name: (*name).into(),
                 file: Some(PathBuf::from(format!("/ws/{name}.py"))),
+                target: None,
                 is_package: false,
                 in_workspace: true,
                 deps: deps.iter().map(|d| (*d).to_string()).collect(),
@@ -475,6 +479,7 @@ mod tests {
             t.push(Module {
                 name: spec_names[i].clone(),
                 file: None,
+                target: None,
                 is_package: false,
                 in_workspace: true,
                 deps: if i + 1 < n { vec![spec_names[i + 1].clone()] } else { vec![] },

@@ -131,6 +131,8 @@ pub struct Engine {
     table: Table,
     namespaces: Vec<Namespace>,
     workspace: Vec<PathBuf>,
+    /// The workspace directories with symbolic links resolved.
+    workspace_resolved: Vec<PathBuf>,
     version: (u8, u8),
     /// Names loaded without a trackable source (no `.py`, or outside the
     /// workspace): not asked about again until the workspace changes.
@@ -156,10 +158,11 @@ impl Engine {
     /// A new engine for Python `version` (major, minor), with a workspace
     /// (absolute directories) and a change-detection mode.
     pub fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: Mode) -> Engine {
-        Engine {
+        let mut engine = Engine {
             table: Table::default(),
             namespaces: Vec::new(),
             workspace,
+            workspace_resolved: Vec::new(),
             version,
             untrackable: HashSet::new(),
             topology: Topology::default(),
@@ -173,7 +176,9 @@ impl Engine {
             watcher: Watcher::new(mode),
             events: Vec::new(),
             pending: None,
-        }
+        };
+        engine.resolve_workspace();
+        engine
     }
 
     // ----------------------------------------------------------------------
@@ -254,15 +259,17 @@ impl Engine {
             self.namespaces.remove(index);
         }
         self.topology_stale = true;
-        self.discover(resolver, true)
+        self.discover(resolver, true, None)
     }
 
     /// Start tracking a module: read and analyse its file.
     fn track(&mut self, meta: ModuleMeta, strict: bool) -> Result<ModId, EngineError> {
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
+        let target = meta.file.as_deref().and_then(link_target);
         let mut module = Module {
             name: meta.name,
             file: meta.file,
+            target,
             is_package: meta.is_package,
             in_workspace,
             deps: Vec::new(),
@@ -270,6 +277,13 @@ impl Engine {
             observed: Observed::Missing,
         };
         if let Some(file) = module.file.clone() {
+            if strict && file.is_dir() {
+                return Err(EngineError::Analysis {
+                    module: module.name,
+                    file,
+                    error: AnalysisFailure::Unreadable("Is a directory".into()),
+                });
+            }
             let (observed, bytes) = fingerprint::read(&file);
             match (&observed, bytes) {
                 (Observed::Present { hash, .. }, Some(bytes)) => {
@@ -318,19 +332,38 @@ impl Engine {
     /// Track the workspace modules that reachable modules import, until no
     /// new one appears: a breadth-first walk from the roots that asks the
     /// resolver about unknown names one level at a time, in batches.
-    fn discover(&mut self, resolver: &mut dyn Resolver, strict: bool) -> Result<(), EngineError> {
+    ///
+    /// With `seeds`, only the imports of those modules (whose dependencies
+    /// just changed) and of modules newly tracked are examined: the rest of
+    /// the graph was examined when its modules were tracked.
+    fn discover(
+        &mut self,
+        resolver: &mut dyn Resolver,
+        strict: bool,
+        seeds: Option<&[ModId]>,
+    ) -> Result<(), EngineError> {
         let mut direct = vec![false; self.table.len()];
         let mut queue: Vec<ModId> = Vec::new();
         for ns in &self.namespaces {
             for &id in &ns.roots {
                 if !direct[id] {
                     direct[id] = true;
-                    queue.push(id);
+                    if seeds.is_none() {
+                        queue.push(id);
+                    }
                 }
             }
         }
+        let mut visited = if seeds.is_none() { direct.clone() } else { vec![false; self.table.len()] };
+        for &id in seeds.unwrap_or(&[]) {
+            if !visited[id] {
+                visited[id] = true;
+                queue.push(id);
+            }
+        }
         queue.sort_unstable();
-        let mut visited = direct.clone();
+        let walk_known = seeds.is_none();
+        let mut added = false;
         let mut absent: HashSet<String> = HashSet::new();
         let mut head = 0;
         loop {
@@ -344,7 +377,7 @@ impl Engine {
                         Some(d) => {
                             let follow =
                                 direct.get(d).copied().unwrap_or(false) || self.table.modules[d].in_workspace;
-                            if follow && !visited[d] {
+                            if walk_known && follow && !visited[d] {
                                 visited[d] = true;
                                 queue.push(d);
                             }
@@ -378,6 +411,7 @@ impl Engine {
                             let id = self.track(meta, strict)?;
                             visited.push(true);
                             queue.push(id);
+                            added = true;
                         } else {
                             self.untrackable.insert(name);
                         }
@@ -385,12 +419,29 @@ impl Engine {
                 }
             }
         }
-        self.topology_stale = true;
+        if added || walk_known {
+            self.topology_stale = true;
+        }
         Ok(())
     }
 
+    /// Whether `file` lies under a workspace directory, as written or once
+    /// symbolic links are resolved on both sides (macOS's `/tmp` is
+    /// `/private/tmp`; a project may be reached through a link).
     fn in_workspace(&self, file: &Path) -> bool {
-        self.workspace.iter().any(|dir| file.starts_with(dir))
+        if self.workspace.iter().any(|dir| file.starts_with(dir)) {
+            return true;
+        }
+        if self.workspace_resolved.is_empty() {
+            return false;
+        }
+        let Ok(resolved) = std::fs::canonicalize(file) else { return false };
+        self.workspace_resolved.iter().any(|dir| resolved.starts_with(dir))
+    }
+
+    fn resolve_workspace(&mut self) {
+        self.workspace_resolved =
+            self.workspace.iter().filter_map(|dir| std::fs::canonicalize(dir).ok()).collect();
     }
 
     /// Replace the workspace; modules outside it stop being tracked
@@ -404,13 +455,15 @@ impl Engine {
         let previous = std::mem::replace(&mut self.workspace, dirs);
         let previous_untrackable = std::mem::take(&mut self.untrackable);
         let checkpoint = self.table.len();
+        self.resolve_workspace();
         self.refresh_workspace_flags();
         self.topology_stale = true;
-        let result = self.discover(resolver, true);
+        let result = self.discover(resolver, true, None);
         if result.is_err() {
             self.table.truncate(checkpoint);
             self.workspace = previous;
             self.untrackable = previous_untrackable;
+            self.resolve_workspace();
             self.refresh_workspace_flags();
             self.topology_stale = true;
         }
@@ -476,7 +529,8 @@ impl Engine {
         self.by_file.clear();
         let mut dirs: HashSet<PathBuf> = HashSet::new();
         for &id in &self.topology.order {
-            if let Some(file) = &self.table.modules[id].file {
+            let module = &self.table.modules[id];
+            for file in module.file.iter().chain(module.target.iter()) {
                 self.by_file.entry(file.clone()).or_default().push(id);
                 if let Some(dir) = file.parent() {
                     dirs.insert(dir.to_path_buf());
@@ -487,13 +541,18 @@ impl Engine {
         let polled = self.watcher.polled_dirs();
         self.polled.clear();
         for &id in &self.topology.order {
-            if let Some(dir) = self.table.modules[id].file.as_deref().and_then(Path::parent) {
-                if polled.contains(dir) {
-                    self.polled.push(id);
-                }
-                if fresh.contains(dir) {
-                    self.candidates.insert(id);
-                }
+            let module = &self.table.modules[id];
+            let dirs = module.file.iter().chain(module.target.iter()).filter_map(|f| f.parent());
+            let (mut is_polled, mut is_fresh) = (false, false);
+            for dir in dirs {
+                is_polled |= polled.contains(dir);
+                is_fresh |= fresh.contains(dir);
+            }
+            if is_polled {
+                self.polled.push(id);
+            }
+            if is_fresh {
+                self.candidates.insert(id);
             }
         }
         self.stale =
@@ -614,7 +673,7 @@ impl Engine {
                 self.stale.remove(&id);
             }
             match result {
-                Ok(Some(deps)) if self.stale.contains(&id) => {
+                Ok(Some(deps)) if self.stale.contains(&id) && deps != module.deps => {
                     new_deps.insert(id, deps);
                 }
                 Ok(_) => {}
@@ -661,6 +720,7 @@ impl Engine {
     pub fn commit(&mut self, resolver: &mut dyn Resolver) -> Result<(), EngineError> {
         let plan = self.pending.take().ok_or(EngineError::NoPlan)?;
         let mut new_deps = plan.new_deps;
+        let mut changed: Vec<ModId> = Vec::new();
         for step in &plan.steps {
             let module = &mut self.table.modules[step.id];
             if step.reason == Reason::Modified || module.loaded.is_none() {
@@ -668,13 +728,18 @@ impl Engine {
             }
             if let Some(deps) = new_deps.remove(&step.id) {
                 module.deps = deps;
+                changed.push(step.id);
             }
             self.stale.remove(&step.id);
         }
+        if changed.is_empty() {
+            // Same graph: the cached order, watches and maps stay valid.
+            return Ok(());
+        }
         self.topology_stale = true;
-        // Newly imported modules are tracked; one that cannot be analysed is
-        // tracked anyway and reported by the next sync.
-        let result = self.discover(resolver, false);
+        // Workspace modules the changed imports name are tracked; one that
+        // cannot be analysed is tracked anyway and reported by the next sync.
+        let result = self.discover(resolver, false, Some(&changed));
         self.ensure_topology();
         result
     }
@@ -772,6 +837,15 @@ impl Engine {
         self.ensure_topology();
         self.table.get(name).is_some_and(|id| self.topology.reachable[id])
     }
+}
+
+/// Where a symbolically linked file points (resolved fully), or `None`.
+fn link_target(file: &Path) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(file).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    std::fs::canonicalize(file).ok()
 }
 
 /// A resolver for tests and tools: a fixed map of loaded modules.

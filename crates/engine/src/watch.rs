@@ -211,7 +211,9 @@ mod linux {
 
     pub struct Queue {
         inotify: Inotify,
-        by_wd: HashMap<WatchDescriptor, PathBuf>,
+        /// Paths per descriptor: one directory may be reached by several
+        /// spellings (a link and its target), and inotify gives one watch.
+        by_wd: HashMap<WatchDescriptor, Vec<PathBuf>>,
         by_dir: HashMap<PathBuf, WatchDescriptor>,
         buffer: Box<[u8]>,
     }
@@ -246,7 +248,7 @@ mod linux {
                 | WatchMask::MOVE_SELF
                 | WatchMask::ONLYDIR;
             let wd = self.inotify.watches().add(dir, mask)?;
-            self.by_wd.insert(wd.clone(), dir.to_path_buf());
+            self.by_wd.entry(wd.clone()).or_default().push(dir.to_path_buf());
             self.by_dir.insert(dir.to_path_buf(), wd);
             Ok(())
         }
@@ -255,8 +257,14 @@ mod linux {
             let gone: Vec<PathBuf> = self.by_dir.keys().filter(|d| !dirs.contains(*d)).cloned().collect();
             for dir in gone {
                 if let Some(wd) = self.by_dir.remove(&dir) {
-                    self.by_wd.remove(&wd);
-                    let _ = self.inotify.watches().remove(wd);
+                    let remaining = self.by_wd.get_mut(&wd).map(|paths| {
+                        paths.retain(|p| *p != dir);
+                        paths.len()
+                    });
+                    if remaining == Some(0) {
+                        self.by_wd.remove(&wd);
+                        let _ = self.inotify.watches().remove(wd);
+                    }
                 }
             }
         }
@@ -289,13 +297,15 @@ mod linux {
                     if result == Drained::Everything {
                         continue;
                     }
-                    if let (Some(dir), Some(name)) = (self.by_wd.get(&event.wd), event.name) {
-                        out.push((dir.clone(), name.to_os_string()));
+                    if let (Some(dirs), Some(name)) = (self.by_wd.get(&event.wd), event.name) {
+                        for dir in dirs {
+                            out.push((dir.clone(), name.to_os_string()));
+                        }
                         result = Drained::Some;
                     }
                 }
                 for wd in lost {
-                    if let Some(dir) = self.by_wd.remove(&wd) {
+                    for dir in self.by_wd.remove(&wd).unwrap_or_default() {
                         self.by_dir.remove(&dir);
                     }
                 }
