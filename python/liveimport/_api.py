@@ -432,9 +432,8 @@ def _register(
 # sync()
 
 
-def _poll() -> bool:
-    """Whether any tracked module may be out of date (cheap)."""
-    return _state.engine.poll()
+#: Whether any tracked module may be out of date: the engine's cheap check.
+_poll: Callable[[], bool] = _state.engine.poll
 
 
 def sync(

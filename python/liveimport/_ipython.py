@@ -34,12 +34,7 @@ from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._api import ModuleError, ReloadEvent, _register, registrations, sync, tracked
-
-try:  # a cheap "may anything have changed?" check, if the core provides one
-    from ._api import _poll
-except ImportError:  # pragma: no cover - older core
-    _poll = None
+from ._api import ModuleError, ReloadEvent, _poll, _register, registrations, sync, tracked
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -521,6 +516,16 @@ class _Integration:
         if self.nested:
             return
         try:
+            # The common case, kept short: grace passed, nothing held, and the
+            # engine says no file changed (one non-blocking read, no allocation).
+            settings = self.settings
+            if (
+                settings.auto_sync
+                and self.held is None
+                and time.monotonic() - self.last_cell_end >= settings.grace
+                and not _poll()
+            ):
+                return
             self._pre_run_cell(info)
         except KeyboardInterrupt:
             self.stop_cell()
@@ -541,7 +546,7 @@ class _Integration:
                 self.show(held.events, held.error)
             return
         self.held = None
-        if _poll is not None and not _poll():
+        if not _poll():
             return  # the common case: nothing changed, nothing allocated
         events: list[ReloadEvent] = []
         error: BaseException | None = None
