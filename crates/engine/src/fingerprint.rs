@@ -75,7 +75,10 @@ pub fn now_ns() -> i128 {
 pub enum Observed {
     /// Not there (deleted, or never existed).
     Missing,
-    /// There but unreadable as a file (a directory, no permission): the error text.
+    /// A directory where the file should be: no module file (skipped like
+    /// a missing one).
+    Directory,
+    /// There but unreadable (no permission, I/O error): the error text.
     Unreadable(String),
     /// Read: its metadata, content hash and when it was hashed.
     Present { meta: Meta, hash: ContentHash, hashed_at_ns: i128 },
@@ -90,29 +93,36 @@ impl Observed {
     }
 }
 
-/// Read a file: its bytes and observation. `Missing` and `Unreadable` carry no bytes.
+/// Read a file: its bytes and observation. Only `Present` carries bytes.
+/// One `open`, one `fstat` and the reads: the metadata is the open file's.
 pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
     let hashed_at_ns = now_ns();
-    let metadata = match fs::metadata(path) {
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => Observed::Missing,
+        _ if e.raw_os_error() == Some(21) => Observed::Directory, // EISDIR
+        _ => Observed::Unreadable(e.to_string()),
+    };
+    let mut file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (failed(e), None),
+    };
+    let metadata = match file.metadata() {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return (Observed::Missing, None),
-        Err(e) => return (Observed::Unreadable(e.to_string()), None),
+        Err(e) => return (failed(e), None),
     };
     if metadata.is_dir() {
-        // Not a module file any more: skipped like a deleted one (a
-        // registration refuses it earlier, with a clear error).
-        return (Observed::Missing, None);
+        return (Observed::Directory, None);
     }
-    match fs::read(path) {
-        Ok(bytes) => {
-            // The metadata taken before reading: a write racing with the read
-            // changes it, so the next check hashes the file again.
-            let meta = Meta::of(&metadata);
+    // The metadata taken before reading: a write racing with the read
+    // changes it, so the next check hashes the file again.
+    let meta = Meta::of(&metadata);
+    let mut bytes = Vec::with_capacity(metadata.len() as usize + 1);
+    match io::Read::read_to_end(&mut file, &mut bytes) {
+        Ok(_) => {
             let hash = hash_bytes(&bytes);
             (Observed::Present { meta, hash, hashed_at_ns }, Some(bytes))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (Observed::Missing, None),
-        Err(e) => (Observed::Unreadable(e.to_string()), None),
+        Err(e) => (failed(e), None),
     }
 }
 
@@ -120,7 +130,7 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
 pub fn may_differ(path: &Path, seen: &Observed) -> bool {
     match (fs::metadata(path), seen) {
         (Err(e), Observed::Missing) if e.kind() == io::ErrorKind::NotFound => false,
-        (Ok(m), Observed::Missing) if m.is_dir() => false,
+        (Ok(m), Observed::Directory) if m.is_dir() => false,
         (Ok(m), Observed::Present { meta, hashed_at_ns, .. }) => {
             let now = Meta::of(&m);
             now != *meta || now.is_racy(*hashed_at_ns)

@@ -36,12 +36,12 @@ impl Module {
         match &self.observed {
             Observed::Present { hash, .. } => self.loaded != Some(*hash),
             Observed::Unreadable(_) => true,
-            Observed::Missing => false,
+            Observed::Missing | Observed::Directory => false,
         }
     }
 
     pub fn is_missing(&self) -> bool {
-        self.file.is_none() || matches!(self.observed, Observed::Missing)
+        self.file.is_none() || matches!(self.observed, Observed::Missing | Observed::Directory)
     }
 }
 

@@ -264,8 +264,16 @@ impl Engine {
 
     /// Start tracking a module: read and analyse its file.
     fn track(&mut self, meta: ModuleMeta, strict: bool) -> Result<ModId, EngineError> {
+        let prepared = prepare(meta, self.version);
+        self.push_prepared(prepared, strict)
+    }
+
+    /// Add a module read and analysed by [`prepare`]. With `strict`, a file
+    /// that cannot be analysed is an error; otherwise the module is tracked
+    /// as out of date and the next sync reports it.
+    fn push_prepared(&mut self, prepared: Prepared, strict: bool) -> Result<ModId, EngineError> {
+        let Prepared { meta, target, observed, deps } = prepared;
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
-        let target = meta.file.as_deref().and_then(link_target);
         let mut module = Module {
             name: meta.name,
             file: meta.file,
@@ -277,35 +285,19 @@ impl Engine {
             observed: Observed::Missing,
         };
         if let Some(file) = module.file.clone() {
-            if strict && file.is_dir() {
-                return Err(EngineError::Analysis {
-                    module: module.name,
-                    file,
-                    error: AnalysisFailure::Unreadable("Is a directory".into()),
-                });
-            }
-            let (observed, bytes) = fingerprint::read(&file);
-            match (&observed, bytes) {
-                (Observed::Present { hash, .. }, Some(bytes)) => {
-                    match self.dependencies_of(&module.name, module.is_package, &bytes) {
-                        Ok(deps) => {
-                            module.deps = deps;
-                            module.loaded = Some(*hash);
-                        }
-                        Err(error) if strict => {
-                            return Err(EngineError::Analysis { module: module.name, file, error });
-                        }
-                        Err(_) => {} // stays stale: the next sync reports it
-                    }
+            let failure = match (&observed, deps) {
+                (Observed::Present { hash, .. }, Some(Ok(deps))) => {
+                    module.deps = deps;
+                    module.loaded = Some(*hash);
+                    None
                 }
-                (Observed::Unreadable(reason), _) if strict => {
-                    return Err(EngineError::Analysis {
-                        module: module.name,
-                        file,
-                        error: AnalysisFailure::Unreadable(reason.clone()),
-                    });
-                }
-                _ => {}
+                (_, Some(Err(error))) => Some(error),
+                (Observed::Unreadable(reason), _) => Some(AnalysisFailure::Unreadable(reason.clone())),
+                (Observed::Directory, _) => Some(AnalysisFailure::Unreadable("Is a directory".into())),
+                _ => None,
+            };
+            if let (Some(error), true) = (failure, strict) {
+                return Err(EngineError::Analysis { module: module.name, file, error });
             }
             module.observed = observed;
         }
@@ -318,15 +310,7 @@ impl Engine {
         is_package: bool,
         bytes: &[u8],
     ) -> Result<Vec<String>, AnalysisFailure> {
-        let analysis = source::analyze_bytes(bytes, self.version)?;
-        let package = imports::package_of(name, is_package);
-        let mut names = Vec::new();
-        for stmt in &analysis.imports {
-            stmt.dependency_names(package, &mut names);
-        }
-        let mut seen = HashSet::with_capacity(names.len());
-        names.retain(|n| seen.insert(n.clone()));
-        Ok(names)
+        dependencies_of(name, is_package, bytes, self.version)
     }
 
     /// Track the workspace modules that reachable modules import, until no
@@ -397,6 +381,7 @@ impl Engine {
                 break;
             }
             let answers = resolver.resolve(&wanted).map_err(EngineError::Resolver)?;
+            let mut to_track: Vec<ModuleMeta> = Vec::new();
             for (name, answer) in wanted.into_iter().zip(answers) {
                 match answer {
                     Resolution::Absent => {
@@ -408,15 +393,18 @@ impl Engine {
                     Resolution::Source(meta) => {
                         let inside = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
                         if inside && meta.name == name && self.table.get(&name).is_none() {
-                            let id = self.track(meta, strict)?;
-                            visited.push(true);
-                            queue.push(id);
-                            added = true;
+                            to_track.push(meta);
                         } else {
                             self.untrackable.insert(name);
                         }
                     }
                 }
+            }
+            for prepared in prepare_all(to_track, self.version) {
+                let id = self.push_prepared(prepared, strict)?;
+                visited.push(true);
+                queue.push(id);
+                added = true;
             }
         }
         if added || walk_known {
@@ -837,6 +825,73 @@ impl Engine {
         self.ensure_topology();
         self.table.get(name).is_some_and(|id| self.topology.reachable[id])
     }
+}
+
+/// A module's file, read and analysed: the part of tracking that needs no
+/// engine state, so a batch of modules can be prepared in parallel.
+struct Prepared {
+    meta: ModuleMeta,
+    target: Option<PathBuf>,
+    observed: Observed,
+    /// `None` when there was nothing to analyse (no file, missing, unreadable).
+    deps: Option<Result<Vec<String>, AnalysisFailure>>,
+}
+
+fn prepare(meta: ModuleMeta, version: (u8, u8)) -> Prepared {
+    let Some(file) = meta.file.as_deref() else {
+        return Prepared { meta, target: None, observed: Observed::Missing, deps: None };
+    };
+    let target = link_target(file);
+    let (observed, bytes) = fingerprint::read(file);
+    let deps = bytes.map(|bytes| dependencies_of(&meta.name, meta.is_package, &bytes, version));
+    Prepared { meta, target, observed, deps }
+}
+
+/// [`prepare`] every module, on up to four threads for larger batches (file
+/// reads dominate, and they wait on the kernel); results keep their order.
+fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8)) -> Vec<Prepared> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if metas.len() < 32 || threads < 2 {
+        return metas.into_iter().map(|m| prepare(m, version)).collect();
+    }
+    let chunk = metas.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<ModuleMeta>> = Vec::new();
+    let mut rest = metas;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        chunks.push(rest);
+        rest = tail;
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || part.into_iter().map(|m| prepare(m, version)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// The dependency names of a module's source, deduplicated, in source order.
+fn dependencies_of(
+    name: &str,
+    is_package: bool,
+    bytes: &[u8],
+    version: (u8, u8),
+) -> Result<Vec<String>, AnalysisFailure> {
+    let analysis = source::analyze_bytes(bytes, version)?;
+    let package = imports::package_of(name, is_package);
+    let mut names = Vec::new();
+    for stmt in &analysis.imports {
+        stmt.dependency_names(package, &mut names);
+    }
+    let mut seen = HashSet::with_capacity(names.len());
+    names.retain(|n| seen.insert(n.clone()));
+    Ok(names)
 }
 
 /// Where a symbolically linked file points (resolved fully), or `None`.
