@@ -78,7 +78,9 @@ fn layered(n: usize, width: usize) -> (Table, Vec<usize>) {
         let deps = if layer == 0 {
             Vec::new()
         } else {
-            (0..5).map(|k| format!("m{}", (layer - 1) * width + (i * 7 + k * 13) % width)).collect()
+            (0..5)
+                .map(|k| table.intern(&format!("m{}", (layer - 1) * width + (i * 7 + k * 13) % width)))
+                .collect()
         };
         table.push(Module {
             name: format!("m{i}"),

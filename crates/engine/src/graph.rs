@@ -9,6 +9,40 @@ use crate::fingerprint::{ContentHash, Observed};
 /// Index of a module in the table: its tracking order.
 pub type ModId = usize;
 
+/// An interned module name.
+pub type NameId = u32;
+
+const NO_MODULE: u32 = u32::MAX;
+
+/// Interned module names: every name a dependency list mentions is stored
+/// once, and dependency lists hold 4-byte ids (most of them name things like
+/// `m.func` that are never modules, and they repeat across importers).
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    strings: Vec<Box<str>>,
+    index: FxHashMap<Box<str>, NameId>,
+}
+
+impl Names {
+    pub fn intern(&mut self, name: &str) -> NameId {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.strings.len() as NameId;
+        self.strings.push(name.into());
+        self.index.insert(name.into(), id);
+        id
+    }
+
+    pub fn get(&self, name: &str) -> Option<NameId> {
+        self.index.get(name).copied()
+    }
+
+    pub fn resolve(&self, id: NameId) -> &str {
+        &self.strings[id as usize]
+    }
+}
+
 /// A tracked module.
 #[derive(Clone, Debug)]
 pub struct Module {
@@ -22,7 +56,7 @@ pub struct Module {
     /// Whether `file` lies in the workspace (decides indirect tracking).
     pub in_workspace: bool,
     /// Names this module's top-level imports may depend on, in source order.
-    pub deps: Vec<String>,
+    pub deps: Vec<NameId>,
     /// Hash of the source the interpreter is running; `None` when unknown
     /// (the file was missing when tracking began).
     pub loaded: Option<ContentHash>,
@@ -45,21 +79,43 @@ impl Module {
     }
 }
 
-/// All tracked modules, in tracking order, with a name index.
+/// All tracked modules, in tracking order, with the interned names and a
+/// name → module index.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     pub modules: Vec<Module>,
-    index: FxHashMap<String, ModId>,
+    pub names: Names,
+    /// Module per name id (`NO_MODULE` when the name is not a tracked module).
+    by_name: Vec<u32>,
 }
 
 impl Table {
     pub fn get(&self, name: &str) -> Option<ModId> {
-        self.index.get(name).copied()
+        self.names.get(name).and_then(|n| self.get_id(n))
+    }
+
+    pub fn get_id(&self, name: NameId) -> Option<ModId> {
+        match self.by_name.get(name as usize) {
+            Some(&m) if m != NO_MODULE => Some(m as ModId),
+            _ => None,
+        }
+    }
+
+    pub fn intern(&mut self, name: &str) -> NameId {
+        self.names.intern(name)
+    }
+
+    pub fn intern_all(&mut self, names: &[String]) -> Vec<NameId> {
+        names.iter().map(|n| self.names.intern(n)).collect()
     }
 
     pub fn push(&mut self, module: Module) -> ModId {
         let id = self.modules.len();
-        self.index.insert(module.name.clone(), id);
+        let name = self.names.intern(&module.name) as usize;
+        if self.by_name.len() <= name {
+            self.by_name.resize(name + 1, NO_MODULE);
+        }
+        self.by_name[name] = id as u32;
         self.modules.push(module);
         id
     }
@@ -67,7 +123,9 @@ impl Table {
     /// Forget modules tracked at or after `len` (a failed registration).
     pub fn truncate(&mut self, len: usize) {
         for module in self.modules.drain(len..) {
-            self.index.remove(&module.name);
+            if let Some(name) = self.names.get(&module.name) {
+                self.by_name[name as usize] = NO_MODULE;
+            }
         }
     }
 
@@ -80,8 +138,7 @@ impl Table {
     }
 
     pub fn clear(&mut self) {
-        self.modules.clear();
-        self.index.clear();
+        *self = Table::default();
     }
 }
 
@@ -102,11 +159,11 @@ pub struct Topology {
 /// `follow(d)` says whether module `d` takes part (direct, or in the workspace).
 pub fn edges<'a>(
     table: &'a Table,
-    deps: &'a [String],
+    deps: &'a [NameId],
     id: ModId,
     follow: &'a dyn Fn(ModId) -> bool,
 ) -> impl Iterator<Item = ModId> + 'a {
-    deps.iter().filter_map(move |name| table.get(name)).filter(move |&d| d != id && follow(d))
+    deps.iter().filter_map(move |&name| table.get_id(name)).filter(move |&d| d != id && follow(d))
 }
 
 /// The graph the roots reach, made acyclic and ordered.
@@ -123,7 +180,7 @@ pub fn edges<'a>(
 pub fn topology<'t>(
     table: &'t Table,
     roots: &[ModId],
-    deps_of: &dyn Fn(ModId) -> &'t [String],
+    deps_of: &dyn Fn(ModId) -> &'t [NameId],
     follow: &dyn Fn(ModId) -> bool,
 ) -> Topology {
     let n = table.len();
@@ -367,13 +424,14 @@ mod tests {
     fn table(spec: &[(&str, &[&str])]) -> Table {
         let mut t = Table::default();
         for (name, deps) in spec {
+            let deps = deps.iter().map(|d| t.intern(d)).collect();
             t.push(Module {
                 name: (*name).into(),
                 file: Some(PathBuf::from(format!("/ws/{name}.py"))),
                 target: None,
                 is_package: false,
                 in_workspace: true,
-                deps: deps.iter().map(|d| (*d).to_string()).collect(),
+                deps,
                 loaded: Some(0),
                 observed: Observed::Missing,
             });
@@ -476,13 +534,14 @@ mod tests {
         spec_names.push(String::new());
         let mut t = Table::default();
         for i in 0..n {
+            let deps = if i + 1 < n { vec![t.intern(&spec_names[i + 1])] } else { vec![] };
             t.push(Module {
                 name: spec_names[i].clone(),
                 file: None,
                 target: None,
                 is_package: false,
                 in_workspace: true,
-                deps: if i + 1 < n { vec![spec_names[i + 1].clone()] } else { vec![] },
+                deps,
                 loaded: None,
                 observed: Observed::Missing,
             });

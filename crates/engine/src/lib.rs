@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub use bindings::Binding;
 use bindings::Records;
 use fingerprint::{ContentHash, Observed};
-use graph::{ModId, Module, Reason, Table, Topology};
+use graph::{ModId, Module, NameId, Reason, Table, Topology};
 pub use imports::{Alias, ImportStmt, RelativeImportError};
 pub use source::{Analysis, SourceError};
 pub use watch::Mode;
@@ -122,7 +122,7 @@ struct Namespace {
 #[derive(Debug)]
 struct PendingPlan {
     steps: Vec<graph::Step>,
-    new_deps: HashMap<ModId, Vec<String>>,
+    new_deps: HashMap<ModId, Vec<NameId>>,
 }
 
 /// The engine.
@@ -136,7 +136,7 @@ pub struct Engine {
     version: (u8, u8),
     /// Names loaded without a trackable source (no `.py`, or outside the
     /// workspace): not asked about again until the workspace changes.
-    untrackable: HashSet<String>,
+    untrackable: HashSet<NameId>,
     topology: Topology,
     direct: Vec<bool>,
     topology_stale: bool,
@@ -287,7 +287,7 @@ impl Engine {
         if let Some(file) = module.file.clone() {
             let failure = match (&observed, deps) {
                 (Observed::Present { hash, .. }, Some(Ok(deps))) => {
-                    module.deps = deps;
+                    module.deps = self.table.intern_all(&deps);
                     module.loaded = Some(*hash);
                     None
                 }
@@ -348,16 +348,16 @@ impl Engine {
         queue.sort_unstable();
         let walk_known = seeds.is_none();
         let mut added = false;
-        let mut absent: HashSet<String> = HashSet::new();
+        let mut absent: HashSet<NameId> = HashSet::new();
         let mut head = 0;
         loop {
-            let mut wanted: Vec<String> = Vec::new();
-            let mut asked: HashSet<String> = HashSet::new();
+            let mut wanted: Vec<NameId> = Vec::new();
+            let mut asked: HashSet<NameId> = HashSet::new();
             while head < queue.len() {
                 let id = queue[head];
                 head += 1;
-                for dep in &self.table.modules[id].deps {
-                    match self.table.get(dep) {
+                for &dep in &self.table.modules[id].deps {
+                    match self.table.get_id(dep) {
                         Some(d) => {
                             let follow =
                                 direct.get(d).copied().unwrap_or(false) || self.table.modules[d].in_workspace;
@@ -367,11 +367,9 @@ impl Engine {
                             }
                         }
                         None => {
-                            if !self.untrackable.contains(dep)
-                                && !absent.contains(dep)
-                                && asked.insert(dep.clone())
+                            if !self.untrackable.contains(&dep) && !absent.contains(&dep) && asked.insert(dep)
                             {
-                                wanted.push(dep.clone());
+                                wanted.push(dep);
                             }
                         }
                     }
@@ -380,22 +378,24 @@ impl Engine {
             if wanted.is_empty() {
                 break;
             }
-            let answers = resolver.resolve(&wanted).map_err(EngineError::Resolver)?;
+            let wanted_names: Vec<String> =
+                wanted.iter().map(|&n| self.table.names.resolve(n).to_owned()).collect();
+            let answers = resolver.resolve(&wanted_names).map_err(EngineError::Resolver)?;
             let mut to_track: Vec<ModuleMeta> = Vec::new();
-            for (name, answer) in wanted.into_iter().zip(answers) {
+            for ((name_id, name), answer) in wanted.into_iter().zip(wanted_names).zip(answers) {
                 match answer {
                     Resolution::Absent => {
-                        absent.insert(name);
+                        absent.insert(name_id);
                     }
                     Resolution::NoSource => {
-                        self.untrackable.insert(name);
+                        self.untrackable.insert(name_id);
                     }
                     Resolution::Source(meta) => {
                         let inside = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
-                        if inside && meta.name == name && self.table.get(&name).is_none() {
+                        if inside && meta.name == name && self.table.get_id(name_id).is_none() {
                             to_track.push(meta);
                         } else {
-                            self.untrackable.insert(name);
+                            self.untrackable.insert(name_id);
                         }
                     }
                 }
@@ -640,7 +640,7 @@ impl Engine {
         }
         // Re-read what changed: the hash is the truth as of now, and the new
         // dependencies decide the order.
-        let mut new_deps: HashMap<ModId, Vec<String>> = HashMap::new();
+        let mut new_deps: HashMap<ModId, Vec<NameId>> = HashMap::new();
         let stale: Vec<ModId> = self.stale.iter().copied().collect();
         for id in stale {
             let module = &self.table.modules[id];
@@ -661,8 +661,11 @@ impl Engine {
                 self.stale.remove(&id);
             }
             match result {
-                Ok(Some(deps)) if self.stale.contains(&id) && deps != module.deps => {
-                    new_deps.insert(id, deps);
+                Ok(Some(deps)) if self.stale.contains(&id) => {
+                    let deps = self.table.intern_all(&deps);
+                    if deps != self.table.modules[id].deps {
+                        new_deps.insert(id, deps);
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -673,7 +676,7 @@ impl Engine {
         let table = &self.table;
         let direct = &self.direct;
         let follow = |d: ModId| direct.get(d).copied().unwrap_or(false) || table.modules[d].in_workspace;
-        let deps_of = |id: ModId| -> &[String] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
+        let deps_of = |id: ModId| -> &[NameId] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
         let mut roots = Vec::new();
         for ns in &self.namespaces {
             roots.extend(ns.roots.iter().copied());
