@@ -14,12 +14,12 @@ pub fn hash_bytes(bytes: &[u8]) -> ContentHash {
 
 /// The metadata that decides whether a file must be hashed again. `ctime`
 /// catches edits whose mtime was put back (`os.utime`), `ino`/`dev` catch
-/// save-by-rename.
+/// save-by-rename. Nanoseconds since the epoch fit an `i64` until 2262.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     pub size: u64,
-    pub mtime_ns: i128,
-    pub ctime_ns: i128,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
     pub ino: u64,
     pub dev: u64,
 }
@@ -31,8 +31,14 @@ impl Meta {
             use std::os::unix::fs::MetadataExt;
             Meta {
                 size: metadata.size(),
-                mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-                ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000 + i128::from(metadata.ctime_nsec()),
+                mtime_ns: metadata
+                    .mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(metadata.mtime_nsec()),
+                ctime_ns: metadata
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(metadata.ctime_nsec()),
                 ino: metadata.ino(),
                 dev: metadata.dev(),
             }
@@ -52,21 +58,21 @@ impl Meta {
     /// Whether a write could still land in the same timestamp tick as a hash
     /// taken at `hashed_at_ns`: such a file stays a candidate. File systems
     /// with whole-second stamps (FAT, some network mounts) get a 2 s window.
-    pub fn is_racy(&self, hashed_at_ns: i128) -> bool {
+    pub fn is_racy(&self, hashed_at_ns: i64) -> bool {
         let coarse = self.mtime_ns % 1_000_000_000 == 0 && self.ctime_ns % 1_000_000_000 == 0;
         let window = if coarse { 2_000_000_000 } else { 20_000_000 };
         self.mtime_ns.max(self.ctime_ns) + window >= hashed_at_ns
     }
 }
 
-pub fn system_time_ns(time: SystemTime) -> i128 {
+pub fn system_time_ns(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
     }
 }
 
-pub fn now_ns() -> i128 {
+pub fn now_ns() -> i64 {
     system_time_ns(SystemTime::now())
 }
 
@@ -81,7 +87,7 @@ pub enum Observed {
     /// There but unreadable (no permission, I/O error): the error text.
     Unreadable(String),
     /// Read: its metadata, content hash and when it was hashed.
-    Present { meta: Meta, hash: ContentHash, hashed_at_ns: i128 },
+    Present { meta: Meta, hash: ContentHash, hashed_at_ns: i64 },
 }
 
 impl Observed {

@@ -1,6 +1,7 @@
 //! The module table, dependency edges and the deterministic reload order.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -19,8 +20,9 @@ const NO_MODULE: u32 = u32::MAX;
 /// `m.func` that are never modules, and they repeat across importers).
 #[derive(Clone, Debug, Default)]
 pub struct Names {
-    strings: Vec<Box<str>>,
-    index: FxHashMap<Box<str>, NameId>,
+    /// One allocation per name, shared by the list and the index.
+    strings: Vec<Arc<str>>,
+    index: FxHashMap<Arc<str>, NameId>,
 }
 
 impl Names {
@@ -29,8 +31,9 @@ impl Names {
             return id;
         }
         let id = self.strings.len() as NameId;
-        self.strings.push(name.into());
-        self.index.insert(name.into(), id);
+        let shared: Arc<str> = name.into();
+        self.strings.push(Arc::clone(&shared));
+        self.index.insert(shared, id);
         id
     }
 
