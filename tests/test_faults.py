@@ -68,6 +68,7 @@ three promises that apply:
  35   edit reverted after a failed sync         content equals what was loaded: nothing reloads
  36   failure with two registered namespaces    neither namespace rebound
  37   RecursionError at import                  error(reload); interpreter keeps working
+ 38   file edited between import and register   the edit is pending: the next sync reloads it
 ====  ========================================  ===================================================
 
 Tests run as root here: ``chmod 000`` does not stop root from reading a file,
@@ -838,6 +839,22 @@ def test_37_recursion_error_at_import(project):
     project.write("deep.py", "D = 2\n")
     recovers(project, [("deep", "modified")])
     assert project.ns["D"] == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: register() takes the file's bytes at registration time as the bytes the "
+    "module was loaded from, so an edit made after the import ran and before register() "
+    "(e.g. during a long %%liveimport cell) is never reloaded (until the next edit)",
+)
+def test_38_file_edited_between_import_and_registration(project):
+    project.write("race.py", "X = 1\n")
+    project.run("from race import X")
+    project.write("race.py", "X = 2\n")  # saved while the cell was still running
+    liveimport.register(project.ns, "from race import X")
+    assert liveimport.tracked()["race"].pending
+    recovers(project, [("race", "modified")])
+    assert project.ns["X"] == 2
 
 
 # ---------------------------------------------------------------------------
