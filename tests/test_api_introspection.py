@@ -319,6 +319,8 @@ def test_reset_forgets_everything_but_unloads_nothing(project):
     assert list(liveimport.tracked()) == ["m", "dep"]
     project.write("dep.py", "D = 2\n")
     events = project.sync()
-    assert summary(events) == [("dep", "modified", []), ("m", "dependent", ["dep"])]
+    # m.py changed after m was imported (while nothing tracked it): LiveImport
+    # sees that its bytecode is older than its source, so m counts as modified.
+    assert summary(events) == [("dep", "modified", []), ("m", "modified", ["dep"])]
     assert sys.modules["dep"].D == 2
     assert project.ns["X"] == 22

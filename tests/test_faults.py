@@ -841,20 +841,17 @@ def test_37_recursion_error_at_import(project):
     assert project.ns["D"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: register() takes the file's bytes at registration time as the bytes the "
-    "module was loaded from, so an edit made after the import ran and before register() "
-    "(e.g. during a long %%liveimport cell) is never reloaded (until the next edit)",
-)
 def test_38_file_edited_between_import_and_registration(project):
     project.write("race.py", "X = 1\n")
     project.run("from race import X")
-    project.write("race.py", "X = 2\n")  # saved while the cell was still running
+    # Saved while the cell was still running. (A same-size rewrite within the
+    # same second cannot be told apart from the import's bytecode, by Python
+    # either: that case is documented in docs/guarantees.md.)
+    project.write("race.py", "X = 22\n")
     liveimport.register(project.ns, "from race import X")
     assert liveimport.tracked()["race"].pending
     recovers(project, [("race", "modified")])
-    assert project.ns["X"] == 2
+    assert project.ns["X"] == 22
 
 
 # ---------------------------------------------------------------------------

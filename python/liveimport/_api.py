@@ -214,10 +214,10 @@ class _State:
 _state = _State()
 
 
-def _describe(name: str) -> tuple[str, str | None, bool] | bool | None:
+def _describe(name: str) -> tuple[str, str | None, bool, str | None] | bool | None:
     """What the engine needs to know of a loaded module: ``None`` when it is
     not loaded, ``False`` when it has no Python source, else
-    ``(name, file, is_package)``."""
+    ``(name, file, is_package, cached)`` (``cached``: its bytecode file)."""
     module = sys.modules.get(name)
     if module is None:
         return None
@@ -225,15 +225,17 @@ def _describe(name: str) -> tuple[str, str | None, bool] | bool | None:
     if spec is not None:
         is_package = spec.submodule_search_locations is not None
         origin = spec.origin if spec.has_location else None
+        cached = spec.cached
     else:
         is_package = hasattr(module, "__path__")
         origin = getattr(module, "__file__", None)
+        cached = getattr(module, "__cached__", None)
     if not isinstance(origin, str) or not origin.endswith(".py"):
         return False
-    return (name, os.path.abspath(origin), is_package)
+    return (name, os.path.abspath(origin), is_package, cached if isinstance(cached, str) else None)
 
 
-def _resolve(names: list[str]) -> list[tuple[str, str | None, bool] | bool | None]:
+def _resolve(names: list[str]) -> list[tuple[str, str | None, bool, str | None] | bool | None]:
     return [_describe(name) for name in names]
 
 
@@ -285,13 +287,13 @@ class _NoSource(ValueError):
     """A registered module has no Python source."""
 
 
-def _source_meta(name: str, statement: str) -> tuple[str, str | None, bool]:
+def _source_meta(name: str, statement: str) -> tuple[str, str | None, bool, str | None]:
     described = _describe(name)
     if isinstance(described, tuple):
         return described
     module = sys.modules[name]
     if _is_namespace_package(module):
-        return (name, None, True)
+        return (name, None, True, None)
     raise _NoSource(
         f"Module {name} has no Python source file (it is built in, frozen or an "
         f"extension module), so LiveImport cannot reload it: {statement}"
@@ -371,7 +373,7 @@ def _register(
         raise ValueError(f"Expected only import statements, found {text!r} on line {line}")
 
     records: list[tuple[str, str | None, str | None]] = []
-    modules: list[tuple[str, str | None, bool]] = []
+    modules: list[tuple[str, str | None, bool, str | None]] = []
     skipped: list[str] = []
 
     def track(name: str, statement: str) -> bool:

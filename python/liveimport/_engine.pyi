@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from os import PathLike
 
 BindingTuple = tuple[str, str | None, str | None]
-Described = tuple[str, str | None, bool] | bool | None
+Described = tuple[str, str | None, bool, str | None] | bool | None
 Resolver = Callable[[list[str]], Sequence[Described]]
 
 class AnalysisError(Exception):
@@ -29,7 +29,7 @@ class Engine:
         ns: int,
         clear: bool,
         records: Sequence[BindingTuple],
-        modules: Sequence[tuple[str, str | None, bool]],
+        modules: Sequence[tuple[str, str | None, bool, str | None]],
         resolver: Resolver,
     ) -> None: ...
     def poll(self) -> bool: ...

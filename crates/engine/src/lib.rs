@@ -34,6 +34,10 @@ pub struct ModuleMeta {
     /// Absolute path of its `.py` source; `None` for namespace packages.
     pub file: Option<PathBuf>,
     pub is_package: bool,
+    /// Its cached bytecode file (`__spec__.cached`), if any. Written when the
+    /// module was imported, so a source modified after it was modified after
+    /// the import: tracking then starts with the module out of date.
+    pub cached: Option<PathBuf>,
 }
 
 /// What the interpreter knows of a module name.
@@ -272,7 +276,7 @@ impl Engine {
     /// that cannot be analysed is an error; otherwise the module is tracked
     /// as out of date and the next sync reports it.
     fn push_prepared(&mut self, prepared: Prepared, strict: bool) -> Result<ModId, EngineError> {
-        let Prepared { meta, target, observed, deps } = prepared;
+        let Prepared { meta, target, observed, edited_since_import, deps } = prepared;
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.in_workspace(f));
         let mut module = Module {
             name: meta.name,
@@ -288,7 +292,9 @@ impl Engine {
             let failure = match (&observed, deps) {
                 (Observed::Present { hash, .. }, Some(Ok(deps))) => {
                     module.deps = self.table.intern_all(&deps);
-                    module.loaded = Some(*hash);
+                    // Unknown when the file changed after the import: the
+                    // next sync reloads it.
+                    module.loaded = if edited_since_import { None } else { Some(*hash) };
                     None
                 }
                 (_, Some(Err(error))) => Some(error),
@@ -836,18 +842,57 @@ struct Prepared {
     meta: ModuleMeta,
     target: Option<PathBuf>,
     observed: Observed,
+    /// The source changed after the module's bytecode was written: what runs
+    /// is older than the file.
+    edited_since_import: bool,
     /// `None` when there was nothing to analyse (no file, missing, unreadable).
     deps: Option<Result<Vec<String>, AnalysisFailure>>,
 }
 
 fn prepare(meta: ModuleMeta, version: (u8, u8)) -> Prepared {
     let Some(file) = meta.file.as_deref() else {
-        return Prepared { meta, target: None, observed: Observed::Missing, deps: None };
+        return Prepared {
+            meta,
+            target: None,
+            observed: Observed::Missing,
+            edited_since_import: false,
+            deps: None,
+        };
     };
     let target = link_target(file);
     let (observed, bytes) = fingerprint::read(file);
     let deps = bytes.map(|bytes| dependencies_of(&meta.name, meta.is_package, &bytes, version));
-    Prepared { meta, target, observed, deps }
+    let edited_since_import = match (&observed, meta.cached.as_deref()) {
+        (Observed::Present { meta: source, .. }, Some(cached)) => edited_after_bytecode(source, cached),
+        _ => false,
+    };
+    Prepared { meta, target, observed, edited_since_import, deps }
+}
+
+/// Whether a source was modified after its bytecode was written, and the
+/// bytecode no longer matches it. The bytecode is (re)written when a module
+/// is imported, so such a module runs older code than its file holds. The
+/// header check (source mtime in seconds and size, as the import system
+/// validates them) keeps a rewrite that the import system itself would take
+/// as unchanged from counting; hash-based bytecode is not judged.
+fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(cached) else { return false };
+    let Ok(pyc) = file.metadata() else { return false };
+    if fingerprint::Meta::of(&pyc).mtime_ns >= source.mtime_ns {
+        return false;
+    }
+    let mut header = [0u8; 16];
+    if file.read_exact(&mut header).is_err() {
+        return false;
+    }
+    let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let (flags, mtime, size) = (word(4), word(8), word(12));
+    if flags != 0 {
+        return false;
+    }
+    let source_seconds = source.mtime_ns.div_euclid(1_000_000_000) as u32;
+    mtime != source_seconds || size != source.size as u32
 }
 
 /// [`prepare`] every module, on up to four threads for larger batches (file

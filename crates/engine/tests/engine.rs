@@ -32,6 +32,7 @@ impl Fixture {
                 name: name.to_owned(),
                 file: Some(path.clone()),
                 is_package: false,
+                cached: None,
             }),
         );
         path
@@ -177,7 +178,12 @@ fn modules_outside_the_workspace_are_not_tracked_indirectly() {
     fs::write(&lib, "X = 1\n").expect("write");
     fx.resolver.modules.insert(
         "lib".into(),
-        Resolution::Source(ModuleMeta { name: "lib".into(), file: Some(lib), is_package: false }),
+        Resolution::Source(ModuleMeta {
+            name: "lib".into(),
+            file: Some(lib),
+            is_package: false,
+            cached: None,
+        }),
     );
     let mut engine = fx.engine(Mode::Events);
     engine.register(1, false, vec![import("app")], vec![fx.meta("app")], &mut fx.resolver).expect("register");

@@ -24,6 +24,9 @@ create_exception!(
 /// `(module, name, asname)`, as the Python layer spells a binding record.
 type BindingTuple = (String, Option<String>, Option<String>);
 
+/// `(name, file, is_package, cached)`: a module's metadata from the interpreter.
+type ModuleTuple = (String, Option<PathBuf>, bool, Option<PathBuf>);
+
 fn guard<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
@@ -59,7 +62,7 @@ fn mode_from(mode: &str) -> PyResult<engine::Mode> {
     }
 }
 
-/// Calls a Python function `resolve(names) -> list[None | False | (name, file, is_package)]`.
+/// Calls a Python function `resolve(names) -> list[None | False | (name, file, is_package, cached)]`.
 struct PyResolver<'py> {
     func: Bound<'py, PyAny>,
     error: Option<PyErr>,
@@ -74,8 +77,8 @@ impl engine::Resolver for PyResolver<'_> {
                 out.push(if answer.is_none() {
                     engine::Resolution::Absent
                 } else if answer.is_instance_of::<PyTuple>() {
-                    let (name, file, is_package): (String, Option<PathBuf>, bool) = answer.extract()?;
-                    engine::Resolution::Source(engine::ModuleMeta { name, file, is_package })
+                    let (name, file, is_package, cached): ModuleTuple = answer.extract()?;
+                    engine::Resolution::Source(engine::ModuleMeta { name, file, is_package, cached })
                 } else {
                     engine::Resolution::NoSource
                 });
@@ -179,13 +182,13 @@ impl Engine {
     }
 
     /// Register records for namespace `ns` and track `modules`
-    /// (`(name, file, is_package)`); atomic.
+    /// (`(name, file, is_package, cached)`); atomic.
     fn register(
         &mut self,
         ns: u64,
         clear: bool,
         records: Vec<BindingTuple>,
-        modules: Vec<(String, Option<PathBuf>, bool)>,
+        modules: Vec<ModuleTuple>,
         resolver: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         guard(|| {
@@ -195,7 +198,7 @@ impl Engine {
                 .collect();
             let modules = modules
                 .into_iter()
-                .map(|(name, file, is_package)| engine::ModuleMeta { name, file, is_package })
+                .map(|(name, file, is_package, cached)| engine::ModuleMeta { name, file, is_package, cached })
                 .collect();
             let mut resolver = PyResolver { func: resolver, error: None };
             self.inner.register(ns, clear, records, modules, &mut resolver).map_err(|e| resolver.convert(e))
