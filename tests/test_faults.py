@@ -69,6 +69,8 @@ three promises that apply:
  36   failure with two registered namespaces    neither namespace rebound
  37   RecursionError at import                  error(reload); interpreter keeps working
  38   file edited between import and register   the edit is pending: the next sync reloads it
+ 39   pathologically deep expressions           error(reload) with CPython's own exception; the
+      (a million levels, in a subprocess)       interpreter survives (it used to segfault)
 ====  ========================================  ===================================================
 
 Tests run as root here: ``chmod 000`` does not stop root from reading a file,
@@ -852,6 +854,46 @@ def test_38_file_edited_between_import_and_registration(project):
     assert liveimport.tracked()["race"].pending
     recovers(project, [("race", "modified")])
     assert project.ns["X"] == 22
+
+
+DEEP_SCRIPT = """
+import sys, liveimport
+sys.path.insert(0, ".")
+open("deep_mod.py", "w").write("X = 1\\n")
+from deep_mod import X
+liveimport.register(globals(), "from deep_mod import X")
+n = 1_000_000
+for body in ("[" * n + "]" * n, "-" * n + "1", "1+" * n + "1", "a." * n + "a"):
+    open("deep_mod.py", "w").write("X = " + body + "\\n")
+    try:
+        liveimport.sync()
+    except liveimport.ModuleError as error:
+        print(error.module, error.phase, type(error.__cause__).__name__)
+    else:
+        print("no error")
+    assert X == 1
+open("deep_mod.py", "w").write("X = 2\\n")
+liveimport.sync()
+print("X", X)
+"""
+
+
+def test_39_pathologically_deep_expressions_do_not_kill_the_interpreter(project):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", DEEP_SCRIPT], cwd=project.root, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "deep_mod reload SyntaxError",  # too many nested parentheses
+        "deep_mod reload MemoryError",  # CPython's parser stack
+        "deep_mod reload RecursionError",  # CPython's compiler
+        "deep_mod reload RecursionError",
+    ], result.stdout
+    assert lines[4] == "X 2"
 
 
 # ---------------------------------------------------------------------------

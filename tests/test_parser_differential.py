@@ -68,7 +68,9 @@ def reference(source: bytes | str) -> tuple[Import, ...] | str:
         warnings.simplefilter("ignore")  # SyntaxWarning (invalid escapes, ...)
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError):  # ValueError: null bytes (< 3.11.4)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            # ValueError: null bytes (< 3.11.4); MemoryError, RecursionError:
+            # nesting deeper than CPython's parser allows.
             return REJECT
     found = []
     for node in tree.body:
@@ -134,6 +136,10 @@ EXCEPTIONS = {
     "tabs": "Ruff's lexer measures a tab as 2 columns where CPython uses 8 (and 1 "
     "for its consistency check), so some inconsistent tab/space indentation "
     "that CPython rejects with TabError parses in the engine.",
+    "limits": "CPython's fixed limits: more than 200 nested brackets, more than 100 "
+    "indentation levels, parser recursion beyond its stack (MemoryError); Ruff's parser "
+    "has no such limits (the engine parses on a thread with a stack sized for the source, "
+    "so depth cannot crash it).",
     "legacy-codec": "A coding cookie other than UTF-8, Latin-1 or ASCII is decoded "
     "with the WHATWG Encoding Standard decoders (encoding_rs), which accept "
     "some bytes Python's codec of that name rejects (cp1252's five undefined "
@@ -149,7 +155,7 @@ def _ast_error(source: bytes | str) -> BaseException | None:
         warnings.simplefilter("ignore")
         try:
             ast.parse(source)
-        except (SyntaxError, ValueError) as error:
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
             return error
     return None
 
@@ -173,6 +179,11 @@ def documented_exception(source: bytes | str, expected: object, got: object) -> 
     error = _ast_error(source)
     if isinstance(error, TabError):
         return "tabs"
+    if isinstance(error, (MemoryError, RecursionError)) or any(
+        limit in str(error)
+        for limit in ("too many nested parentheses", "too many levels of indentation")
+    ):
+        return "limits"
     if isinstance(source, bytes) and isinstance(error, SyntaxError):
         codec = _cookie_codec(source.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
         if codec not in _NATIVE_CODECS and (
@@ -586,6 +597,20 @@ def test_exception_legacy_codec_is_what_it_says():
     assert "codec can't decode" in str(_ast_error(data))
     assert engine_bytes(data) == ((2, False, None, 0, (("a", None),)),)
     assert documented_exception(data, REJECT, engine_bytes(data)) == "legacy-codec"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import a\nx = " + "(" * 201 + ")" * 201 + "\n",
+        "import a\n" + "".join(" " * i + "if x:\n" for i in range(101)) + " " * 101 + "pass\n",
+        "import a\nx = " + "-" * 20000 + "1\n",
+    ],
+    ids=["brackets", "indentation", "parser-stack"],
+)
+def test_exception_limits_is_what_it_says(source):
+    assert engine_statements(source) == ((1, False, None, (("a", None),)),)
+    assert documented_exception(source, REJECT, engine_statements(source)) == "limits"
 
 
 def test_exceptions_never_excuse_a_rejection_by_the_engine():

@@ -16,7 +16,8 @@ module runs predicts the outcome exactly:
   broken module and changes nothing;
 * resources: open file descriptors and threads do not grow, IPython hooks stay
   single, and resident memory growth after warm-up is reported; at full size
-  (``make soak``: 10,000 cycles) it must be at most 1 MiB.
+  (``make soak``: 10,000 cycles) its trend must be at most 1 MiB (see the
+  end of the test for the allocator's one-time arena step).
 
 ``--soak-cycles`` sets the number of cycles (default 300, in both detection
 modes).
@@ -39,7 +40,20 @@ from IPython.core.interactiveshell import InteractiveShell
 N_MODULES = 100
 FULL_SIZE = 10_000
 RSS_LIMIT = 1 << 20
+ARENA = 1 << 20  # CPython's small-object arena (64-bit, 3.10+)
 SEED = 20240607
+
+
+def trend_growth(samples: list[tuple[int, int]]) -> float:
+    """Growth over the sampled span along the least-squares line."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in samples) / n
+    mean_y = sum(y for _, y in samples) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in samples)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in samples)
+    return sxy / sxx * (samples[-1][0] - samples[0][0]) if sxx else 0.0
 
 
 def rss_bytes() -> int:
@@ -161,7 +175,12 @@ def test_soak(project, detection, shell, request, monkeypatch):
     started = time.perf_counter()
     baseline = None
     reloads = failures = cell_syncs = 0
+    stride = max(1, (cycles - warmup) // 20)
+    samples: list[tuple[int, int]] = []  # (cycle, RSS) after warm-up
     for cycle in range(cycles):
+        if baseline is not None and (cycle - warmup) % stride == 0:
+            gc.collect()
+            samples.append((cycle, rss_bytes()))
         before_fns = {n: sys.modules[n].f for n in model.names}
         model.edit()
         pending = model.pending()
@@ -239,16 +258,25 @@ def test_soak(project, detection, shell, request, monkeypatch):
 
     gc.collect()
     assert baseline is not None
-    rss_growth = rss_bytes() - baseline[0]
+    samples.append((cycles, rss_bytes()))
+    rss_growth = samples[-1][1] - baseline[0]
+    trend = trend_growth(samples)
     assert open_fds() <= baseline[1], "file descriptors leaked"
     assert threading.active_count() <= baseline[2], "threads leaked"
     assert ours("pre_run_cell") == 1 and ours("post_run_cell") == 1
     summary = (
         f"soak[{detection}]: {cycles} cycles in {elapsed:.1f} s, {reloads} reloads, "
         f"{failures} failed syncs, {cell_syncs} via cells; RSS growth after warm-up "
-        f"{rss_growth / 1024:.0f} KiB"
+        f"{rss_growth / 1024:.0f} KiB (trend {trend / 1024:.0f} KiB)"
     )
     request.node.user_properties.append(("soak", summary))
     print("\n" + summary)
     if cycles >= FULL_SIZE:
-        assert rss_growth <= RSS_LIMIT, summary
+        # A leak grows with the cycles: the least-squares trend over the
+        # samples must stay within 1 MiB. The raw growth may also hold one
+        # step from the allocator (CPython's small-object allocator maps 1 MiB
+        # arenas and keeps one while any object in it lives; measured here:
+        # +0.9 MiB once, flat before and after, with a flat count of Python
+        # blocks and malloc_trim releasing nothing), hence one arena more.
+        assert trend <= RSS_LIMIT, summary
+        assert rss_growth <= RSS_LIMIT + ARENA, summary

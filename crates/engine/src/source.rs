@@ -386,6 +386,50 @@ pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceErr
 /// [`analyze_text`] for text decoded with replacements: each replacement must
 /// lie in a comment, where CPython never decodes (it is an error elsewhere).
 fn analyze_decoded(text: &str, version: (u8, u8), invalid: &[InvalidUtf8]) -> Result<Analysis, SourceError> {
+    on_deep_stack(text.len(), || analyze_decoded_here(text, version, invalid))
+}
+
+/// Sources up to this size are parsed on the calling thread.
+const INLINE_PARSE_LIMIT: usize = 16 * 1024;
+/// Stack to reserve per byte of a larger source. Ruff's parser recurses once
+/// per nesting level (and so does dropping the tree), a level costs well under
+/// 128 bytes of stack and takes at least one byte of source: a deep enough
+/// expression (`x = [[[...]]]`, `-----1`, `a.a.a...`, about 150,000 levels on
+/// an 8 MiB stack) would otherwise overflow the stack and kill the process,
+/// where CPython raises an exception.
+const PARSE_STACK_PER_BYTE: usize = 128;
+const PARSE_STACK_MIN: usize = 16 << 20;
+const PARSE_STACK_MAX: usize = 1 << 30;
+
+/// Run `parse` (for a source of `len` bytes) on a thread whose stack is large
+/// enough for any nesting the source can hold (the pages are reserved, not
+/// used). Small sources run inline.
+fn on_deep_stack(
+    len: usize,
+    parse: impl FnOnce() -> Result<Analysis, SourceError> + Send,
+) -> Result<Analysis, SourceError> {
+    if len <= INLINE_PARSE_LIMIT {
+        return parse();
+    }
+    let size = len.saturating_mul(PARSE_STACK_PER_BYTE).clamp(PARSE_STACK_MIN, PARSE_STACK_MAX);
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name("liveimport-parse".into()).stack_size(size);
+        match thread.spawn_scoped(scope, parse) {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(error) => Err(SourceError::Syntax {
+                message: format!("cannot analyse the source: no thread for the parser ({error})"),
+                line: 1,
+                column: 0,
+            }),
+        }
+    })
+}
+
+fn analyze_decoded_here(
+    text: &str,
+    version: (u8, u8),
+    invalid: &[InvalidUtf8],
+) -> Result<Analysis, SourceError> {
     if let Some(pos) = text.find('\0') {
         return Err(SourceError::Syntax {
             message: "source code string cannot contain null bytes".into(),
@@ -698,6 +742,20 @@ mod tests {
         assert_eq!(analysis.first_other, Some((1, "match = 1".into())));
         // A match statement cannot follow a semicolon, in either parser.
         assert!(analyze_text("x; match y:\n    case 1:\n        pass\n", V).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        // Parsed inline, each of these overflows a test thread's 2 MiB stack
+        // and kills the process (at a million levels, even an 8 MiB main
+        // thread's). CPython rejects them with an exception (too many nested
+        // parentheses, MemoryError, RecursionError); the engine must return.
+        let n = 200_000;
+        for (open, close) in [("[", "]"), ("-", "1"), ("1+", "1"), ("a.", "a"), ("not ", "1"), ("2**", "1")] {
+            let source =
+                format!("x = {}{}\n", open.repeat(n), close.repeat(if close == "]" { n } else { 1 }));
+            let _ = analyze_text(&source, V);
+        }
     }
 
     #[test]
