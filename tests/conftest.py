@@ -99,9 +99,12 @@ def detection(request: pytest.FixtureRequest):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--soak-cycles", type=int, default=300, help="edit/sync cycles of the soak test")
     parser.addoption(
-        "--fuzz-examples", type=int, default=300, help="generated inputs for the parser differential test"
+        "--soak-cycles", type=int, default=300, help="edit/sync cycles of the soak test"
     )
-
-
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=300,
+        help="generated inputs for the parser differential test",
+    )

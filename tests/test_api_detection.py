@@ -13,8 +13,9 @@ import struct
 import sys
 import time
 
-import liveimport
 import pytest
+
+import liveimport
 
 
 def summary(events: list[liveimport.ReloadEvent]) -> list[tuple[str, str, list[str]]]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 
 LATIN = "caf\u00e9".encode("latin-1")
 UTF8 = "caf\u00e9".encode()

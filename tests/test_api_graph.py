@@ -15,8 +15,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import liveimport
 import pytest
+
+import liveimport
 
 LOG = "import sys\nsys._liveimport_test_log.append(__name__)\n"
 

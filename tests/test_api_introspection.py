@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 from liveimport import Binding, TrackedModule
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 
 N = 10
 LOG = "import sys\nsys._liveimport_test_log.append(__name__)\n"

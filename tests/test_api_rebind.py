@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 
 
 def summary(events: list[liveimport.ReloadEvent]) -> list[tuple[str, str, list[str]]]:

@@ -11,8 +11,9 @@ import re
 import shutil
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 from liveimport import Binding
 
 

@@ -11,8 +11,9 @@ import re
 import sys
 import time
 
-import liveimport
 import pytest
+
+import liveimport
 
 
 def summary(events: list[liveimport.ReloadEvent]) -> list[tuple[str, str, list[str]]]:

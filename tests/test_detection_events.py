@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-import liveimport
 import pytest
+
+import liveimport
 from liveimport import _api
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux-only")

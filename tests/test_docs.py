@@ -31,8 +31,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import liveimport
 import pytest
+
+import liveimport
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 GUIDE = DOCS / "userguide.md"

@@ -13,10 +13,11 @@ import sys
 import textwrap
 import time
 
-import liveimport
-import liveimport._ipython as integration
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+
+import liveimport
+import liveimport._ipython as integration
 
 
 @pytest.fixture
