@@ -85,9 +85,10 @@ import sys
 import textwrap
 import time
 
-import liveimport
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+
+import liveimport
 
 # ---------------------------------------------------------------------------
 # Helpers

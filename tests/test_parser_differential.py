@@ -39,6 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from liveimport._engine import Engine
 
 VERSION = sys.version_info[:2]

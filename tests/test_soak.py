@@ -32,10 +32,11 @@ import sys
 import threading
 import time
 
-import liveimport
-import liveimport._ipython as integration
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+
+import liveimport
+import liveimport._ipython as integration
 
 N_MODULES = 100
 FULL_SIZE = 10_000
