@@ -897,6 +897,8 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 
 /// [`prepare`] every module, on up to four threads for larger batches (file
 /// reads dominate, and they wait on the kernel); results keep their order.
+/// Workers get the stack a main thread has, since sources up to 16 KiB are
+/// parsed on the calling thread (see `source::on_deep_stack`).
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8)) -> Vec<Prepared> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
     if metas.len() < 32 || threads < 2 {
@@ -911,16 +913,21 @@ fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8)) -> Vec<Prepared> {
         rest = tail;
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().map(|m| prepare(m, version)).collect::<Vec<_>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+        let mut results: Vec<Vec<Prepared>> = Vec::with_capacity(chunks.len());
+        let mut handles = Vec::with_capacity(chunks.len());
+        for part in chunks {
+            let work = move || part.into_iter().map(|m| prepare(m, version)).collect::<Vec<_>>();
+            let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
+            handles.push(worker.spawn_scoped(scope, work.clone()).map_err(|_| work));
+        }
+        for handle in handles {
+            results.push(match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: do that part here.
+                Err(work) => work(),
+            });
+        }
+        results.into_iter().flatten().collect()
     })
 }
 
