@@ -135,8 +135,9 @@ def engine_statements(text: str) -> tuple | str:
 #: own ``SyntaxError`` (phase "reload", file and line), and nothing changes.
 EXCEPTIONS = {
     "tabs": "Ruff's lexer measures a tab as 2 columns where CPython uses 8 (and 1 "
-    "for its consistency check), so some inconsistent tab/space indentation "
-    "that CPython rejects with TabError parses in the engine.",
+    "for its consistency check), so some tab/space indentation that CPython "
+    "rejects (TabError, or IndentationError: unindent does not match) parses "
+    "in the engine.",
     "limits": "CPython's fixed limits: more than 200 nested brackets, more than 100 "
     "indentation levels, parser recursion beyond its stack (MemoryError); Ruff's parser "
     "has no such limits (the engine parses on a thread with a stack sized for the source, "
@@ -173,6 +174,12 @@ def _cookie_codec(data: bytes) -> str | None:
         return "?" if "unknown encoding" in str(error) else None
 
 
+def _tab_in_indentation(source: bytes | str) -> bool:
+    text = source.decode("latin-1") if isinstance(source, bytes) else source
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return any("\t" in line[: len(line) - len(line.lstrip(" \t\f"))] for line in lines)
+
+
 def documented_exception(source: bytes | str, expected: object, got: object) -> str | None:
     """The ``EXCEPTIONS`` key that explains a disagreement, or ``None``."""
     if expected != REJECT or got == REJECT:
@@ -180,6 +187,12 @@ def documented_exception(source: bytes | str, expected: object, got: object) -> 
     error = _ast_error(source)
     if isinstance(error, TabError):
         return "tabs"
+    if (
+        isinstance(error, IndentationError)
+        and "unindent does not match" in str(error)
+        and _tab_in_indentation(source)
+    ):
+        return "tabs"  # the dedent is measured with tab stops of 8, not 2
     if isinstance(error, (MemoryError, RecursionError)) or any(
         limit in str(error)
         for limit in ("too many nested parentheses", "too many levels of indentation")
@@ -612,6 +625,16 @@ def test_exception_legacy_codec_is_what_it_says():
 def test_exception_limits_is_what_it_says(source):
     assert engine_statements(source) == ((1, False, None, (("a", None),)),)
     assert documented_exception(source, REJECT, engine_statements(source)) == "limits"
+
+
+def test_exception_tabs_covers_dedents_measured_with_tab_stops_of_8():
+    source = "import a\nif x:\n\tif y:\n       pass\n"
+    error = _ast_error(source)
+    assert isinstance(error, IndentationError) and not isinstance(error, TabError)
+    assert documented_exception(source, REJECT, engine_statements(source)) == "tabs"
+    spaces = "import a\nif x:\n        if y:\n       pass\n"  # no tab: not excused
+    assert engine_statements(spaces) == REJECT
+    assert documented_exception(spaces, REJECT, ((1, False, None, (("a", None),)),)) is None
 
 
 def test_exceptions_never_excuse_a_rejection_by_the_engine():
