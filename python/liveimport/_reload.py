@@ -265,7 +265,11 @@ def execute(
     snapshots: list[tuple[str, ModuleType | None, dict[str, Any]]] = []
     files = {name: file for name, file, _reason, _mtime, _after in plan}
     try:
-        importlib.invalidate_caches()
+        if engine.plan_changes_imports():
+            # New imports may name files the import system's directory
+            # caches have not seen yet. (Refreshing costs a listing of each
+            # directory, so it is skipped when no module's imports changed.)
+            importlib.invalidate_caches()
         for name, file, reason, _mtime, _after in plan:
             module = sys.modules.get(name)
             snapshots.append((name, module, dict(module.__dict__) if module is not None else {}))
@@ -283,6 +287,8 @@ def execute(
         _rollback(snapshots)
         engine.abort()
         error = failure.error
+        if isinstance(error, ImportError):
+            importlib.invalidate_caches()  # the retry sees new files for sure
         if isinstance(error, KeyboardInterrupt):
             raise error from None
         line = _line_in(error, failure.file)

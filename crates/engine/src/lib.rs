@@ -741,6 +741,13 @@ impl Engine {
         result
     }
 
+    /// Whether the last plan changes some module's imports (its reloads may
+    /// import modules not loaded yet, so the import system's directory
+    /// caches should be refreshed first).
+    pub fn plan_changes_imports(&self) -> bool {
+        self.pending.as_ref().is_some_and(|plan| !plan.new_deps.is_empty())
+    }
+
     /// Forget the last plan (its reloads were rolled back).
     pub fn abort(&mut self) {
         self.pending = None;
@@ -877,11 +884,12 @@ fn prepare(meta: ModuleMeta, version: (u8, u8)) -> Prepared {
 /// as unchanged from counting; hash-based bytecode is not judged.
 fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
     use std::io::Read;
-    let Ok(mut file) = std::fs::File::open(cached) else { return false };
-    let Ok(pyc) = file.metadata() else { return false };
+    // One stat in the usual case (bytecode newer than the source).
+    let Ok(pyc) = std::fs::metadata(cached) else { return false };
     if fingerprint::Meta::of(&pyc).mtime_ns >= source.mtime_ns {
         return false;
     }
+    let Ok(mut file) = std::fs::File::open(cached) else { return false };
     let mut header = [0u8; 16];
     if file.read_exact(&mut header).is_err() {
         return false;

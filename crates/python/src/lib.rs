@@ -230,6 +230,11 @@ impl Engine {
         })
     }
 
+    /// Whether the last plan changes some module's imports.
+    fn plan_changes_imports(&self) -> PyResult<bool> {
+        guard(|| Ok(self.inner.plan_changes_imports()))
+    }
+
     /// The last plan was rolled back.
     fn abort(&mut self) -> PyResult<()> {
         guard(|| {
