@@ -835,12 +835,6 @@ impl Engine {
             })
             .collect()
     }
-
-    /// Whether `name` is tracked (reachable from some registration).
-    pub fn is_tracked(&mut self, name: &str) -> bool {
-        self.ensure_topology();
-        self.table.get(name).is_some_and(|id| self.topology.reachable[id])
-    }
 }
 
 /// A module's file, read and analysed: the part of tracking that needs no

@@ -188,19 +188,6 @@ impl Watcher {
     }
 }
 
-/// Whether a directory's file system delivers reliable local events.
-pub fn events_reliable_for(dir: &Path) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        linux::events_reliable(dir)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        false
-    }
-}
-
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;

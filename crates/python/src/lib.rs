@@ -278,10 +278,6 @@ impl Engine {
         })
     }
 
-    fn is_tracked(&mut self, name: &str) -> PyResult<bool> {
-        guard(|| Ok(self.inner.is_tracked(name)))
-    }
-
     fn namespaces(&self) -> PyResult<Vec<u64>> {
         guard(|| Ok(self.inner.namespaces()))
     }
