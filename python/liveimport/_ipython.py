@@ -328,29 +328,6 @@ def _describe_failure(error: ModuleError) -> str:
     return f"reloading {module}{where} failed"
 
 
-def _cause_of(error: BaseException) -> BaseException | None:
-    """The exception behind a sync failure.
-
-    Normally ``__cause__``. For an analysis failure that carries no cause but
-    names its file, the file is compiled again to recover CPython's own
-    ``SyntaxError`` (with the offending line and caret) for display.
-    """
-    cause = error.__cause__
-    if cause is not None or not isinstance(error, ModuleError):
-        return cause
-    file = getattr(error, "file", None)
-    if getattr(error, "phase", None) != "analysis" or not file:
-        return None
-    try:
-        with open(file, "rb") as handle:
-            compile(handle.read(), file, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        return exc
-    except OSError:
-        return None
-    return None
-
-
 def _format_module_error(
     shell: InteractiveShell, error: BaseException, header: Sequence[str]
 ) -> tuple[type[BaseException], BaseException, list[str]]:
@@ -362,7 +339,9 @@ def _format_module_error(
     its code raised), with the import machinery's frames removed.
     """
     shown: BaseException = error
-    cause = _cause_of(error)
+    # The engine's analysis errors carry CPython's own exception as the cause
+    # (_reload.raise_analysis_error compiles the file for it).
+    cause = error.__cause__
     if isinstance(error, ModuleError) and cause is not None:
         shown = cause
     # A vanished name's traceback is LiveImport's own, not the module's.
