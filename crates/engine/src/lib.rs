@@ -8,6 +8,7 @@
 //! where their sources are) come in as plain data, through a [`Resolver`].
 
 pub mod bindings;
+pub mod decode;
 pub mod fingerprint;
 pub mod graph;
 pub mod imports;
