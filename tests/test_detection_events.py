@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linu
 
 
 def detection_state() -> tuple[str, int, int]:
-    return _api._state.engine.detection()
+    state = _api._state.engine.detection()
+    return (state.mode.value, state.watched, state.polled)
 
 
 def test_write_and_sync_immediately_a_thousand_times(project, detection):

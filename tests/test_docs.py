@@ -171,9 +171,9 @@ def run_guide(markdown: str, directory: Path, name: str = "userguide.md") -> int
 def _status_text(namespace: dict) -> str:
     """What ``%liveimport`` prints in a terminal for `namespace`, with the
     default settings."""
-    from liveimport import _ipython
+    from liveimport import _ipython, _status
 
-    return _ipython._status(namespace, _ipython._Settings())[1]
+    return _status.render(namespace, _ipython.Settings(), "this notebook")[1]
 
 
 def _forget_modules_under(root: Path) -> None:

@@ -64,7 +64,7 @@ def test_magic_registers_and_reload_is_reported_as_text(shell, capsys):
     result = run(shell, "print('X is', X)")
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("Reloaded tm_a modified"), out
+    assert lines[0].startswith("LiveImport: Reloaded tm_a modified"), out
     assert "```" not in out  # the terminal gets the plain-text rendering
     assert lines[1] == "X is 2"
 
@@ -211,7 +211,7 @@ def test_bootstrap_cell_in_terminal_shell(shell, capsys):
     assert capsys.readouterr().out == ""
     run(shell, "print(X)")
     out = capsys.readouterr().out
-    assert out.startswith("Reloaded bt_a modified") and out.endswith("\n2\n")
+    assert out.startswith("LiveImport: Reloaded bt_a modified") and out.endswith("\n2\n")
 
 
 def test_status_and_force_reload(shell, capsys):
@@ -229,8 +229,8 @@ def test_status_and_force_reload(shell, capsys):
 
     shell.run_line_magic("liveimport", "--reload sf_base  # comment")
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("Reloaded sf_base")
-    assert out.splitlines()[1] == "Reloaded sf_top because sf_base reloaded"
+    assert out.splitlines()[0].startswith("LiveImport: Reloaded sf_base")
+    assert out.splitlines()[1] == "LiveImport: Reloaded sf_top because sf_base reloaded"
 
     shell.run_line_magic("liveimport", "--help")
     assert "--reload" in capsys.readouterr().out

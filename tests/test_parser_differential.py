@@ -40,7 +40,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liveimport._engine import Engine
+from liveimport._engine import Engine, Mode
 
 VERSION = sys.version_info[:2]
 #: A deep package, so that relative levels up to 8 resolve.
@@ -55,7 +55,7 @@ _engine: Engine | None = None
 def _get_engine() -> Engine:
     global _engine
     if _engine is None:
-        _engine = Engine(VERSION, [], "events")
+        _engine = Engine(VERSION, [], Mode.Events)
     return _engine
 
 
@@ -63,8 +63,38 @@ def _get_engine() -> Engine:
 # The two sides
 
 
-def reference(source: bytes | str) -> tuple[Import, ...] | str:
-    """CPython's verdict: the top-level imports, or ``REJECT``."""
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports_that_run(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The import statements of `body` that run when it runs: its own, and
+    those of its try/if/with blocks (not the body of ``if TYPE_CHECKING:``)."""
+    found: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if not _is_type_checking(node.test):
+                found += _imports_that_run(node.body)
+            found += _imports_that_run(node.orelse)
+        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            found += _imports_that_run(node.body)
+            for handler in node.handlers:
+                found += _imports_that_run(handler.body)
+            found += _imports_that_run(node.orelse)
+            found += _imports_that_run(node.finalbody)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            found += _imports_that_run(node.body)
+    return found
+
+
+def reference(source: bytes | str, *, module: bool = True) -> tuple[Import, ...] | str:
+    """CPython's verdict, or ``REJECT``: for a module's source (`module`),
+    the imports that run when it is imported; for registered statements,
+    the top-level imports."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarning (invalid escapes, ...)
         try:
@@ -74,7 +104,7 @@ def reference(source: bytes | str) -> tuple[Import, ...] | str:
             # nesting deeper than CPython's parser allows.
             return REJECT
     found = []
-    for node in tree.body:
+    for node in _imports_that_run(tree.body) if module else tree.body:
         if isinstance(node, ast.Import):
             names = tuple((a.name, a.asname) for a in node.names)
             found.append((node.lineno, False, None, 0, names))
@@ -87,19 +117,18 @@ def reference(source: bytes | str) -> tuple[Import, ...] | str:
 def engine_bytes(data: bytes) -> tuple[Import, ...] | str:
     """The engine's verdict on a file's bytes (what it does for tracked modules)."""
     try:
-        imports, _other = _get_engine().analyze_bytes(data)
+        imports = _get_engine().analyze_source(data)
     except SyntaxError:
         return REJECT
     return tuple(
-        (line, from_import, module, level, tuple(map(tuple, names)))
-        for line, from_import, module, level, names in imports
+        (s.line, s.from_import, s.module, s.level, tuple(map(tuple, s.names))) for s in imports
     )
 
 
 def reference_statements(text: str) -> tuple | str:
     """CPython's verdict on registered statements: relative ``from`` modules
     resolved against ``PACKAGE`` like ``importlib.util.resolve_name``."""
-    found = reference(text)
+    found = reference(text, module=False)
     if found == REJECT:
         return REJECT
     out = []
@@ -115,15 +144,12 @@ def reference_statements(text: str) -> tuple | str:
 
 def engine_statements(text: str) -> tuple | str:
     try:
-        imports, _other = _get_engine().analyze_statements(text, PACKAGE)
+        imports = _get_engine().analyze_statements(text, PACKAGE, True)
     except SyntaxError:
         return REJECT
     except ImportError:
         return "ImportError"
-    return tuple(
-        (line, from_import, module, tuple(map(tuple, names)))
-        for line, from_import, module, names in imports
-    )
+    return tuple((s.line, s.from_import, s.module, tuple(map(tuple, s.names))) for s in imports)
 
 
 # ---------------------------------------------------------------------------

@@ -11,11 +11,8 @@ See the user guide in ``docs/userguide.md``.
 from __future__ import annotations
 
 from ._api import (
-    Binding,
-    ModuleError,
-    ReloadEvent,
-    TrackedModule,
     change_detection,
+    pending,
     register,
     registrations,
     reset,
@@ -29,6 +26,15 @@ from ._ipython import (
     load_ipython_extension,
     unload_ipython_extension,
 )
+from ._types import (
+    Binding,
+    DetectionMode,
+    ModuleError,
+    Reason,
+    ReloadEvent,
+    StaleNameWarning,
+    TrackedModule,
+)
 from ._version import __version__
 
 __all__ = (
@@ -38,13 +44,17 @@ __all__ = (
     "hidden_cell_magic",
     "workspace",
     "tracked",
+    "pending",
     "registrations",
     "reset",
     "change_detection",
     "ReloadEvent",
     "ModuleError",
+    "StaleNameWarning",
     "Binding",
     "TrackedModule",
+    "Reason",
+    "DetectionMode",
     "load_ipython_extension",
     "unload_ipython_extension",
     "__version__",

@@ -1,30 +1,37 @@
 """The public core API: register, sync, workspace, introspection.
 
 State lives in the Rust engine (``_state.engine``); this module gathers facts
-from the interpreter for it and turns its answers into Python objects.
+from the interpreter for it, runs a sync from top to bottom, and turns the
+engine's answers into the public types.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import sys
 import textwrap
-import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import _reload
-from ._engine import AnalysisError, Engine
+from ._engine import AnalysisError, Engine, Mode, ModuleMeta
+from ._types import (
+    Binding,
+    DetectionMode,
+    ReloadEvent,
+    StaleNameWarning,
+    TrackedModule,
+    analysis_error,
+)
 
 __all__ = [
-    "Binding",
-    "ModuleError",
-    "ReloadEvent",
-    "TrackedModule",
     "change_detection",
+    "pending",
     "register",
     "registrations",
     "reset",
@@ -35,221 +42,49 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------
-# Public value types
-
-
-class Binding(NamedTuple):
-    """One registered single-binding import statement.
-
-    ``import a.b.c`` is ``Binding("a.b.c", None, None)``, ``import a.b.c as x``
-    is ``Binding("a.b.c", None, "x")``, ``from m import n`` is
-    ``Binding("m", "n", None)``, ``from m import n as k`` is
-    ``Binding("m", "n", "k")`` and ``from m import *`` is
-    ``Binding("m", "*", None)``. ``str()`` gives the statement.
-    """
-
-    module: str
-    name: str | None = None
-    asname: str | None = None
-
-    def __str__(self) -> str:
-        if self.name is None:
-            stmt = f"import {self.module}"
-        else:
-            stmt = f"from {self.module} import {self.name}"
-        return stmt if self.asname is None else f"{stmt} as {self.asname}"
-
-
-@dataclass(frozen=True)
-class TrackedModule:
-    """A module LiveImport watches.
-
-    Attributes:
-        name: The module's name.
-        file: Its source file, or ``None`` (a namespace package).
-        direct: Named by a registered import statement (otherwise it is
-            tracked because a tracked module imports it and it lies in the
-            workspace).
-        dependencies: Tracked modules it imports at top level, in source order.
-        pending: Out of date: it will reload at the next sync.
-    """
-
-    name: str
-    file: str | None
-    direct: bool
-    dependencies: tuple[str, ...]
-    pending: bool
-
-
-class ReloadEvent:
-    """One module reloaded by a successful sync.
-
-    Attributes:
-        module: The module's name.
-        reason: ``"modified"`` (its source changed), ``"dependent"`` (a
-            module it imports reloaded first) or ``"forced"`` (named by
-            ``sync(force=...)`` and otherwise unchanged).
-        mtime: Modification time of its source file (seconds since the epoch).
-        after: Modules reloaded earlier in the same sync that caused this
-            reload, in reload order.
-
-    ``str()`` reads ``Reloaded X modified 18 seconds ago`` or
-    ``Reloaded Y because X reloaded``.
-    """
-
-    __slots__ = ("module", "reason", "mtime", "after")
-
-    def __init__(self, module: str, reason: str, mtime: float, after: list[str]) -> None:
-        self.module = module
-        self.reason = reason
-        self.mtime = mtime
-        self.after = after
-
-    def __str__(self) -> str:
-        if self.reason == "modified":
-            return f"Reloaded {self.module} modified {_time_ago(time.time() - self.mtime)}"
-        if self.reason == "forced":
-            return f"Reloaded {self.module} (forced)"
-        return f"Reloaded {self.module} because {_english_list(self.after)} reloaded"
-
-    def __repr__(self) -> str:
-        return (
-            f"ReloadEvent(module={self.module!r}, reason={self.reason!r}, "
-            f"mtime={self.mtime!r}, after={self.after!r})"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ReloadEvent):
-            return NotImplemented
-        return (self.module, self.reason, self.mtime, self.after) == (
-            other.module,
-            other.reason,
-            other.mtime,
-            other.after,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class ModuleError(Exception):
-    """A module's content stopped LiveImport: it cannot be analysed or reloaded.
-
-    Attributes:
-        module: The module's name.
-        phase: ``"analysis"`` (its source cannot be read or parsed),
-            ``"reload"`` (executing it raised) or ``"rebind"`` (a name a
-            registered ``from`` import needs disappeared from it).
-        file: Its source file, when known.
-        line: The line in ``file`` where the problem is, when known.
-        __cause__: The underlying exception (``SyntaxError``, the exception
-            the module raised, ``ImportError`` for a vanished name, ...).
-    """
-
-    def __init__(
-        self,
-        module: str,
-        phase: str,
-        file: str | None = None,
-        line: int | None = None,
-    ) -> None:
-        super().__init__(module, phase)
-        self.module = module
-        self.phase = phase
-        self.file = file
-        self.line = line
-
-    def __str__(self) -> str:
-        where = ""
-        if self.file:
-            where = f" ({self.file}" + (f", line {self.line})" if self.line else ")")
-        cause = self.__cause__
-        detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
-        return f"{self.phase.capitalize()} of {self.module} failed{where}{detail}"
-
-
-def _time_ago(seconds: float) -> str:
-    if seconds < 0:
-        return "in the future"
-    if seconds < 1:
-        return f"{int(seconds * 1000)} milliseconds ago"
-    for unit, size, limit in (
-        ("second", 1, 120),
-        ("minute", 60, 7200),
-        ("hour", 3600, 172800),
-    ):
-        if seconds < limit:
-            count = int(seconds // size)
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    count = int(seconds // 86400)
-    return f"{count} day{'' if count == 1 else 's'} ago"
-
-
-def _english_list(items: list[str]) -> str:
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + ", and " + items[-1]
-
-
-# ---------------------------------------------------------------------------
 # State: the engine, and the namespaces it refers to by id
 
 
-def _initial_mode() -> str:
+def _initial_mode() -> Mode:
     value = os.environ.get("LIVEIMPORT_DETECTION", "events").strip().lower()
-    if value in ("poll", "polling", "stat"):
-        return "polling"
-    return "events"
+    return Mode.Polling if value in ("poll", "polling", "stat") else Mode.Events
 
 
 class _State:
-    """The engine and the namespace objects it names by ``id``."""
+    """The engine, the namespace objects it names by ``id``, and whether a
+    sync is running."""
 
     def __init__(self) -> None:
         self.engine = Engine(sys.version_info[:2], [os.getcwd()], _initial_mode())
         # Registered namespaces, kept alive while they have registrations so
         # their ids stay theirs.
         self.namespaces: dict[int, dict[str, Any]] = {}
+        self.syncing = False
 
 
 _state = _State()
 
 
-def _describe(name: str) -> tuple[str, str | None, bool, str | None] | bool | None:
-    """What the engine needs to know of a loaded module: ``None`` when it is
-    not loaded, ``False`` when it has no Python source, else
-    ``(name, file, is_package, cached)`` (``cached``: its bytecode file)."""
+def _describe(name: str) -> ModuleMeta | None:
+    """What the engine needs to know of a loaded module (``None`` when it is
+    not loaded). ``file`` is ``None`` when it has no Python source."""
     module = sys.modules.get(name)
     if module is None:
         return None
     spec = getattr(module, "__spec__", None)
-    if spec is not None:
-        is_package = spec.submodule_search_locations is not None
-        origin = spec.origin if spec.has_location else None
-        cached = spec.cached
-    else:
-        is_package = hasattr(module, "__path__")
-        origin = getattr(module, "__file__", None)
-        cached = getattr(module, "__cached__", None)
-    if not isinstance(origin, str) or not origin.endswith(".py"):
-        return False
-    return (name, os.path.abspath(origin), is_package, cached if isinstance(cached, str) else None)
+    if spec is None:
+        return ModuleMeta(name, None, hasattr(module, "__path__"))
+    origin = spec.origin if spec.has_location else None
+    file = os.path.abspath(origin) if isinstance(origin, str) and origin.endswith(".py") else None
+    cached = spec.cached if isinstance(spec.cached, str) else None
+    return ModuleMeta(name, file, spec.submodule_search_locations is not None, cached)
 
 
-def _resolve(names: list[str]) -> list[tuple[str, str | None, bool, str | None] | bool | None]:
+def _resolve(names: list[str]) -> list[ModuleMeta | None]:
     return [_describe(name) for name in names]
 
 
-def _is_namespace_package(module: ModuleType) -> bool:
-    spec = getattr(module, "__spec__", None)
-    return (
-        spec is not None
-        and spec.submodule_search_locations is not None
-        and (spec.origin is None or spec.origin == "namespace")
-    )
-
-
-def _warn_once() -> None:
-    message = _state.engine.take_warning()
+def _warn_detection(message: str | None) -> None:
     if message:
         warnings.warn(f"liveimport: {message}", RuntimeWarning, stacklevel=3)
 
@@ -272,7 +107,7 @@ def _require_module(name: str, statement: str) -> ModuleType:
         if module is None:
             raise _missing(f"Module {prefix} not loaded", statement)
         if parent is not None and not hasattr(parent, parts[i]):
-            raise _missing(f"No name {parts[i]} in module {parent.__name__}", statement)
+            raise _missing(f"No name {parts[i]} in {parent.__name__}", statement)
         parent = module
     assert parent is not None
     return parent
@@ -283,21 +118,13 @@ def _require_bound(namespace: dict[str, Any], name: str, statement: str) -> None
         raise _missing(f"No name {name} in namespace", statement)
 
 
-class _NoSource(ValueError):
-    """A registered module has no Python source."""
-
-
-def _source_meta(name: str, statement: str) -> tuple[str, str | None, bool, str | None]:
-    described = _describe(name)
-    if isinstance(described, tuple):
-        return described
-    module = sys.modules[name]
-    if _is_namespace_package(module):
-        return (name, None, True, None)
-    raise _NoSource(
-        f"Module {name} has no Python source file (it is built in, frozen or an "
-        f"extension module), so LiveImport cannot reload it: {statement}"
-    )
+def _meta(name: str) -> ModuleMeta:
+    """A registered module's description; it must have a spec."""
+    if getattr(sys.modules[name], "__spec__", None) is None:
+        raise ValueError(f"Module {name} has no spec")
+    meta = _describe(name)
+    assert meta is not None
+    return meta
 
 
 def register(
@@ -330,14 +157,18 @@ def register(
         SyntaxError: `importstmts` is not valid Python.
         ImportError: A relative import is outside any package or escapes it.
         ValueError: Another kind of statement is present (and not allowed), a
-            module is not loaded or has no Python source, or a name the
-            statement imports or binds does not exist: the statement looks
-            like it has not run.
+            module is not loaded or has no spec, or a name the statement
+            imports or binds does not exist: the statement looks like it has
+            not run. The message names what is missing, then the statement
+            (``No name f in mod5; missing from mod5 import f?``).
         ModuleError: A module's source cannot be analysed (phase
             ``"analysis"``), for example a syntax error in the file.
 
-    A failed call changes nothing. Registrations are additive and idempotent:
-    registering the same or overlapping statements again is harmless.
+    A failed call changes nothing. Registrations are additive and idempotent;
+    registering a statement again makes it the latest, so for a name bound by
+    two statements, the one registered last wins from then on. Modules
+    without Python source (``import math``) can be registered; they are
+    never reloaded.
 
     Example::
 
@@ -347,95 +178,77 @@ def register(
             from helpers import *
         ''')
     """
-    _register(namespace, importstmts, package, clear, allow_other_statements, False)
-
-
-def _register(
-    namespace: dict[str, Any],
-    importstmts: str,
-    package: str,
-    clear: bool,
-    allow_other_statements: bool,
-    skip_unreloadable: bool,
-) -> list[str]:
-    """:func:`register`; with `skip_unreloadable`, statements of modules with
-    no Python source (``import sys``) are left out instead of refused, and
-    returned. The ``%%liveimport`` magic registers cells this way."""
     if not isinstance(namespace, dict):
         raise TypeError(
             f"namespace must be a dict (like globals()), not {type(namespace).__name__}"
         )
     source = textwrap.dedent(importstmts)
     engine = _state.engine
-    imports, other = engine.analyze_statements(source, package or "")
-    if other is not None and not allow_other_statements:
-        line, text = other
-        raise ValueError(f"Expected only import statements, found {text!r} on line {line}")
+    try:
+        statements = engine.analyze_statements(source, package or "", allow_other_statements)
+    except SyntaxError:
+        # CPython's own exception (IndentationError, its wording), when it agrees.
+        ast.parse(source, "<importstmts>")
+        raise
 
     records: list[tuple[str, str | None, str | None]] = []
-    modules: list[tuple[str, str | None, bool, str | None]] = []
-    skipped: list[str] = []
+    modules: dict[str, ModuleMeta] = {}
 
-    def track(name: str, statement: str) -> bool:
-        """Track `name`; False when it has no source and is to be skipped."""
-        if any(m[0] == name for m in modules):
-            return True
-        try:
-            modules.append(_source_meta(name, statement))
-        except _NoSource:
-            if not skip_unreloadable:
-                raise
-            skipped.append(statement)
-            return False
-        return True
+    def track(name: str) -> None:
+        if name not in modules:
+            modules[name] = _meta(name)
 
-    for _line, from_import, module_name, names in imports:
-        if not from_import:
-            for name, asname in names:
+    for stmt in statements:
+        if not stmt.from_import:
+            for name, asname in stmt.names:
                 statement = f"import {name}" + (f" as {asname}" if asname else "")
                 _require_module(name, statement)
                 _require_bound(namespace, asname or name.partition(".")[0], statement)
-                if track(name, statement):
-                    records.append((name, None, asname))
+                track(name)
+                records.append((name, None, asname))
             continue
+        module_name = stmt.module
         assert module_name is not None
-        for name, asname in names:
+        for name, asname in stmt.names:
             statement = f"from {module_name} import {name}" + (f" as {asname}" if asname else "")
             module = _require_module(module_name, statement)
-            if not track(module_name, statement):
-                continue
-            if name == "*":
-                records.append((module_name, "*", None))
-                continue
+            if name != "*":
+                if not hasattr(module, name):
+                    raise _missing(f"No name {name} in {module_name}", statement)
+                _require_bound(namespace, asname or name, statement)
+            track(module_name)
             submodule = sys.modules.get(f"{module_name}.{name}")
-            if not hasattr(module, name) and submodule is None:
-                raise _missing(f"No name {name} in module {module_name}", statement)
-            _require_bound(namespace, asname or name, statement)
-            if submodule is not None and getattr(module, name, submodule) is submodule:
-                if isinstance(_describe(f"{module_name}.{name}"), tuple):
-                    track(f"{module_name}.{name}", statement)
+            if submodule is not None and getattr(module, name, None) is submodule:
+                track(submodule.__name__)
             records.append((module_name, name, asname))
 
     if not records and not clear:
-        return skipped
+        return
+    failure: AnalysisError | None = None
     try:
-        engine.register(id(namespace), clear, records, modules, _resolve)
+        engine.register(id(namespace), clear, records, list(modules.values()), _resolve)
     except AnalysisError as error:
-        _reload.raise_analysis_error(error)
+        failure = error
+    if failure is not None:
+        raise analysis_error(failure)
     if id(namespace) in engine.namespaces():
         _state.namespaces[id(namespace)] = namespace
     else:
         _state.namespaces.pop(id(namespace), None)
-    _warn_once()
-    return skipped
+    _warn_detection(engine.take_warning())
 
 
 # ---------------------------------------------------------------------------
 # sync()
 
 
-#: Whether any tracked module may be out of date: the engine's cheap check.
-_poll: Callable[[], bool] = _state.engine.poll
+@dataclass
+class _Outcome:
+    """What a successful sync did."""
+
+    events: list[ReloadEvent] = field(default_factory=list)
+    leftovers: list[StaleNameWarning] = field(default_factory=list)
+    detection_warning: str | None = None
 
 
 def sync(
@@ -445,15 +258,20 @@ def sync(
 ) -> None:
     """Bring every registered import up to date.
 
-    Reloads, with ``importlib.reload``, each tracked module whose source
-    changed since it was loaded, and each module that depends on one that
-    reloads, every module after the modules it depends on; then rebinds the
-    names the registered statements bind.
+    Reloads, as ``importlib.reload`` does (the module re-executes in its
+    existing namespace), each tracked module whose source changed since it
+    was loaded, and each module that depends on one that reloads, every
+    module after the modules it depends on; then rebinds the names the
+    registered statements bind, as if they ran again in order.
 
     The sync is atomic: if any reload raises (or a name a registered ``from``
-    import needs disappeared), every module reloaded in this sync gets its
-    previous contents back, no name is rebound, and the error is raised. The
-    modules stay out of date, so the next sync tries again.
+    import needs is missing from its module), every module reloaded in this
+    sync gets its previous contents back, no name is rebound, and the error
+    is raised. The modules stay out of date, so the next sync tries again.
+
+    A registered name that the new source no longer defines keeps the value
+    left over from the previous version (as after any ``importlib.reload``);
+    a :class:`StaleNameWarning` says so.
 
     Args:
         force: Names of tracked modules to reload even if unchanged (their
@@ -465,24 +283,78 @@ def sync(
         ModuleError: A module cannot be analysed or reloaded; ``__cause__`` is
             the original exception.
         ValueError: `force` names a module that is not tracked.
+        RuntimeError: Called while a sync is running (from a module being
+            reloaded, or from an observer).
         KeyboardInterrupt: Interrupted during a reload (after the rollback).
     """
+    outcome = _sync(force, observer=observer)
+    _warn_detection(outcome.detection_warning)
+    for leftover in outcome.leftovers:
+        warnings.warn(leftover, stacklevel=2)
+
+
+_NOTHING = _Outcome()
+
+
+def _sync(
+    force: Iterable[str] = (),
+    *,
+    observer: Callable[[ReloadEvent], None] | None = None,
+    polled: bool = False,
+) -> _Outcome:
+    """One sync, top to bottom: poll → plan → reload → rebind → commit →
+    report. `polled`: the caller's ``engine.poll()`` just said something
+    changed (the auto-sync hook), so it is not asked again."""
+    if _state.syncing:
+        raise RuntimeError(
+            "liveimport.sync() was called while a sync is running (by a module "
+            "being reloaded, or by an observer); the running sync goes on"
+        )
     forced = [force] if isinstance(force, str) else list(force)
     engine = _state.engine
-    if not forced and not engine.poll():
-        return
-    _warn_once()
+    # 1. Poll: has anything changed? (The idle path ends here.)
+    if not polled and not engine.poll() and not forced:
+        return _NOTHING
+    _state.syncing = True
     try:
-        plan = engine.plan(forced)
-    except AnalysisError as error:
-        _reload.raise_analysis_error(error)
-    if not plan:
-        return
-    events = [ReloadEvent(name, reason, mtime, after) for name, _file, reason, mtime, after in plan]
-    _reload.execute(engine, plan, _state.namespaces, _resolve)
-    if observer is not None:
-        for event in events:
-            observer(event)
+        # 2. Plan: the engine reads what changed and decides what reloads.
+        failure: AnalysisError | None = None
+        try:
+            plan = engine.plan(forced)
+        except AnalysisError as error:
+            failure = error
+        if failure is not None:
+            raise analysis_error(failure)
+        if not plan.reloads:
+            return _Outcome(detection_warning=plan.warning)
+        tx = _reload.Transaction()
+        try:
+            # 3. Execute and 4. rebind: the interpreter's work, every change
+            # remembered by the transaction.
+            leftovers = _reload.execute(plan, _state.namespaces, tx)
+            # 5. Commit: the engine records the new state, all or nothing.
+            engine.commit(_resolve)
+        except BaseException as error:  # noqa: BLE001 - every failure rolls back
+            tx.rollback()
+            engine.abort()
+            if isinstance(getattr(error, "error", error), ImportError):
+                importlib.invalidate_caches()  # the retry sees new files for sure
+            if isinstance(error, _reload.Failure):
+                if isinstance(error.error, KeyboardInterrupt):
+                    raise error.error from None
+                raise error.module_error() from error.error
+            raise
+        # 6. Report.
+        events = [
+            ReloadEvent(step.module, step.reason.value, step.mtime, list(step.after))
+            for step in plan.reloads
+        ]
+        if observer is not None:
+            for event in events:
+                observer(event)
+        return _Outcome(events, leftovers, plan.warning)
+    finally:
+        _state.syncing = False
 
 
 # ---------------------------------------------------------------------------
@@ -508,18 +380,21 @@ def workspace(*directories: str | os.PathLike[str], extend: bool = False) -> Non
     for directory in directories:
         path = os.path.abspath(os.fspath(directory))
         if not os.path.exists(path):
-            raise ValueError(f"Workspace directory {path} does not exist")
+            raise ValueError(f"Path {path} does not exist")
         if not os.path.isdir(path):
-            raise ValueError(f"Workspace path {path} is not a directory")
+            raise ValueError(f"Path {path} is not a directory")
         paths.append(path)
     engine = _state.engine
     if extend:
-        paths = [*engine.workspace(), *paths]
+        paths = [*map(os.fsdecode, engine.workspace()), *paths]
     unique = list(dict.fromkeys(paths))
+    failure: AnalysisError | None = None
     try:
         engine.set_workspace(unique, _resolve)
     except AnalysisError as error:
-        _reload.raise_analysis_error(error)
+        failure = error
+    if failure is not None:
+        raise analysis_error(failure)
 
 
 def _namespace_id(namespace: dict[str, Any] | None) -> int | None:
@@ -532,15 +407,43 @@ def tracked(namespace: dict[str, Any] | None = None) -> dict[str, TrackedModule]
     With `namespace`, only the modules its registrations reach. ``pending``
     reflects the files on disk now.
     """
-    engine = _state.engine
     ns = _namespace_id(namespace)
     if ns is not None and ns not in _state.namespaces:
         return {}
-    engine.poll()
     return {
-        name: TrackedModule(name, file, direct, tuple(deps), pending)
-        for name, file, direct, deps, pending in engine.tracked(ns)
+        record.name: TrackedModule(
+            record.name,
+            None if record.file is None else os.fsdecode(record.file),
+            record.direct,
+            tuple(record.dependencies),
+            record.pending,
+        )
+        for record in _state.engine.tracked(ns)
     }
+
+
+def pending() -> list[ReloadEvent]:
+    """The reloads the next sync will do, in order, as the
+    :class:`ReloadEvent` objects its observer will receive.
+
+    The engine plans them exactly as the sync will (it is the only planner),
+    reading the files on disk now; nothing is reloaded.
+
+    Raises:
+        ModuleError: A changed module cannot be analysed (phase
+            ``"analysis"``): the next sync will fail the same way.
+    """
+    engine = _state.engine
+    failure: AnalysisError | None = None
+    try:
+        steps = engine.preview()
+    except AnalysisError as error:
+        failure = error
+    if failure is not None:
+        raise analysis_error(failure)
+    return [
+        ReloadEvent(step.module, step.reason.value, step.mtime, list(step.after)) for step in steps
+    ]
 
 
 def registrations(namespace: dict[str, Any] | None = None) -> list[Binding]:
@@ -560,13 +463,13 @@ def reset() -> None:
     """Forget every registration and tracked module.
 
     Nothing is unloaded and no name is unbound; file watches are released.
-    The workspace is kept.
+    The workspace is kept, and tracking order starts over.
     """
     _state.engine.reset()
     _state.namespaces.clear()
 
 
-def change_detection(mode: str | None = None) -> str:
+def change_detection(mode: str | None = None) -> DetectionMode:
     """Get or set how LiveImport notices edited files; returns the mode.
 
     ``"events"`` (the default) uses file-system events (inotify on Linux)
@@ -576,8 +479,18 @@ def change_detection(mode: str | None = None) -> str:
     ``"polling"`` checks every tracked file's metadata before each cell. The
     environment variable ``LIVEIMPORT_DETECTION=polling`` sets the initial
     mode. In both modes, a file counts as changed only when its content does.
+    The result is a :class:`DetectionMode`, a ``str``.
+
+    Raises:
+        ValueError: `mode` is neither ``"events"`` nor ``"polling"``.
     """
     engine = _state.engine
     if mode is not None:
-        engine.set_mode(mode)
-    return engine.detection()[0]
+        try:
+            wanted = DetectionMode(str(mode).strip().lower())
+        except ValueError:
+            raise ValueError(
+                f"change detection mode must be 'events' or 'polling', not {mode!r}"
+            ) from None
+        engine.set_mode(Mode.Events if wanted is DetectionMode.EVENTS else Mode.Polling)
+    return DetectionMode(engine.detection().mode.value)

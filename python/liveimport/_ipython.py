@@ -1,40 +1,43 @@
-"""IPython and Jupyter integration.
+"""IPython and Jupyter integration: installation, hooks, magics.
 
-Everything LiveImport does inside an IPython shell lives here:
+Everything LiveImport does inside an IPython shell starts here:
 
 * the ``%%liveimport`` cell magic, which runs a cell and registers its
   top-level imports, and its hidden spelling ``#_%%liveimport`` (an input
   transformer, so IDEs see an ordinary Python comment);
-* auto-sync: a ``pre_run_cell`` hook that calls :func:`liveimport.sync` before
-  each cell once a *grace period* has passed since the previous cell ended,
-  reports the reloads as a Markdown console block, and shows reload errors as
-  the module's own exception;
-* the ``%liveimport`` line magic, a status display and a forced reload;
+* auto-sync: a ``pre_run_cell`` hook that syncs before each cell once a
+  *grace period* has passed since the previous cell ended, and reports the
+  reloads (how errors look is :mod:`._tracebacks`' job);
+* the ``%liveimport`` line magic: the status display (:mod:`._status`),
+  forced reloads, help;
 * :func:`load_ipython_extension` / :func:`unload_ipython_extension`, so
   ``%load_ext liveimport`` and ``%unload_ext liveimport`` work.
 
-Importing ``liveimport`` inside IPython installs all of this once. The state
-of an installation is kept on the shell object itself (attribute
-``_liveimport_integration``), so importing the package again, reloading it, or
-loading the extension again replaces the installation instead of stacking a
-second set of hooks. IPython itself is imported lazily: outside IPython this
-module costs nothing and its settings functions only record their arguments.
+Importing ``liveimport`` inside IPython installs all of this once. The
+installation is kept on the shell object itself (attribute
+``_liveimport_integration``), so importing the package again, reloading it,
+or loading the extension again replaces the installation instead of
+stacking a second set of hooks. The settings have one owner, the
+:class:`Settings` object: a new installation adopts the previous one's.
+IPython itself is imported lazily: outside IPython this module costs nothing
+and its settings functions only record their arguments.
 """
 
 from __future__ import annotations
 
 import ast
+import html
 import math
-import os
 import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ._api import ModuleError, ReloadEvent, _poll, _register, registrations, sync, tracked
+from . import _status, _tracebacks
+from ._api import _Outcome, _state, _sync, register, sync, tracked
+from ._types import ModuleError, ReloadEvent, StaleNameWarning
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -52,26 +55,34 @@ _SHELL_ATTR = "_liveimport_integration"
 #: The name IPython's extension manager knows this package by.
 _PACKAGE = __name__.rpartition(".")[0] or "liveimport"
 
-#: Directory of this package, to hide LiveImport's own frames in tracebacks.
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-#: Directory of the standard library's importlib, hidden likewise.
-_IMPORTLIB_DIR = os.path.dirname(os.path.abspath(__import__("importlib").__file__))
-
 #: ``#_%%liveimport`` or ``# _%%liveimport`` at the start of a cell's first line.
 _HIDDEN_MAGIC = re.compile(r"#[ \t]*_(?=%%liveimport(?:\s|#|$))")
 
 _CELL_MAGIC_USAGE = "%%liveimport [-c|--clear]  # optional comment"
 
 _LINE_MAGIC_USAGE = """\
-Usage:
+LiveImport keeps the modules you import in %%liveimport cells up to date.
+
+  %%liveimport [-c|--clear]   (cell magic) run the cell, then register its imports:
+                              before each later cell, edited modules reload (and the
+                              modules that import them), and the names the imports
+                              bound are rebound. --clear first forgets earlier ones.
+  #_%%liveimport              the same, as a comment IDEs ignore (first line of a cell)
+
   %liveimport                        show registered imports, tracked modules and
                                      pending reloads
   %liveimport --reload MODULE [...]  reload these tracked modules now (and the
                                      modules that depend on them), then rebind
   %liveimport --help                 show this help
 
-Options may be abbreviated -r and -h. Text after '#' is a comment."""
+Options may be abbreviated -r and -h. Text after '#' is a comment.
+
+Settings (from Python):
+  liveimport.auto_sync(report=False)   stop reporting reloads in the cell output
+  liveimport.auto_sync(grace=2.0)      seconds after a cell ends before the next cell
+                                       syncs (cells started sooner, as in Run All, do not)
+  liveimport.auto_sync(False)          stop syncing before cells (call liveimport.sync())
+  liveimport.hidden_cell_magic(False)  stop recognising #_%%liveimport"""
 
 
 # ---------------------------------------------------------------------------
@@ -80,7 +91,7 @@ Options may be abbreviated -r and -h. Text after '#' is a comment."""
 
 
 @dataclass
-class _Settings:
+class Settings:
     """User-configurable behaviour of the IPython integration."""
 
     auto_sync: bool = True
@@ -89,8 +100,9 @@ class _Settings:
     hidden_magic: bool = True
 
 
-#: The settings; kept when this module is reloaded (``importlib.reload``).
-_SETTINGS: _Settings = globals().get("_SETTINGS") or _Settings()
+#: The settings. A reload of this module keeps them; an installation made by
+#: a fresh copy of this module adopts its predecessor's (see `_install`).
+_SETTINGS: Settings = globals().get("_SETTINGS") or Settings()
 
 
 def auto_sync(
@@ -112,8 +124,8 @@ def auto_sync(
         start of the next before LiveImport syncs (default ``1.0``). Cells
         started sooner, as during "Run All", never sync, so a multi-cell run
         sees one consistent set of module versions from start to finish.
-    :param report: Show a Markdown console block in the cell's output listing
-        each reload (default ``True``). Errors are always shown.
+    :param report: Show the reloads in the cell's output (default ``True``).
+        Errors are always shown.
     :raises ValueError: ``grace`` is negative or not a number.
     """
     if grace is not None:
@@ -177,7 +189,7 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 
     :param ipython: The shell to remove LiveImport from.
     """
-    _uninstall(ipython)
+    _remove_everything(ipython)
 
 
 def _install_if_in_ipython() -> None:
@@ -227,23 +239,22 @@ def _is_ours(obj: object) -> bool:
 
 
 def _install(shell: InteractiveShell) -> None:
+    global _SETTINGS
     previous = getattr(shell, _SHELL_ATTR, None)
-    if previous is not None:
-        # Settings and timing survive a reload of this module.
-        old_settings = getattr(previous, "settings", None)
-        if old_settings is not None and old_settings is not _SETTINGS:
-            for field in fields(_Settings):
-                if hasattr(old_settings, field.name):
-                    setattr(_SETTINGS, field.name, getattr(old_settings, field.name))
+    adopted = getattr(previous, "settings", None)
+    if adopted is not None and adopted is not _SETTINGS:
+        # A fresh copy of this module: the settings stay those in force.
+        try:
+            _SETTINGS = Settings(
+                adopted.auto_sync, adopted.grace, adopted.report, adopted.hidden_magic
+            )
+        except AttributeError:  # pragma: no cover - a much older installation
+            pass
     _remove_everything(shell)
-    integration = _Integration(shell, _SETTINGS)
+    integration = _Integration(shell)
     if previous is not None:
         integration.last_cell_end = getattr(previous, "last_cell_end", -math.inf)
     integration.install()
-
-
-def _uninstall(shell: InteractiveShell) -> None:
-    _remove_everything(shell)
 
 
 def _remove_everything(shell: InteractiveShell) -> None:
@@ -266,123 +277,34 @@ def _remove_everything(shell: InteractiveShell) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Displaying reports and errors
+# Reports
 # ---------------------------------------------------------------------------
 
 
-def _display(markdown: str, plain: str) -> None:
-    """Show Markdown in a notebook, with a plain-text rendering for terminals."""
+def _display(bundle: dict[str, str]) -> None:
     from IPython.display import display
 
-    display({"text/markdown": markdown, "text/plain": plain}, raw=True)
+    display(bundle, raw=True)
 
 
-def _display_report(events: Sequence[ReloadEvent]) -> None:
-    """Show one line per reload, as a Markdown console block."""
-    text = "\n".join(str(event) for event in events)
-    _display(f"```console\n{text}\n```", text)
+def _display_report(events: Sequence[ReloadEvent], leftovers: Sequence[StaleNameWarning]) -> None:
+    """Show one line per reload (and per leftover name), marked as LiveImport's.
 
-
-def _is_machinery(filename: str) -> bool:
-    """Frames of the import system and of LiveImport itself."""
-    if filename.startswith("<frozen importlib"):
-        return True
-    directory = os.path.dirname(os.path.abspath(filename))
-    return directory in (_IMPORTLIB_DIR, _PACKAGE_DIR)
-
-
-def _user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback without the frames of importlib and LiveImport.
-
-    What remains starts in the module that failed to reload, as if the user
-    had imported it. If nothing remains, the traceback is returned as is.
+    Markdown (a console block of the events, as the PyPI package shows
+    them), HTML (the same lines, labelled) and plain text are offered;
+    front ends pick the richest they render.
     """
-    kept: list[TracebackType] = []
-    entry = tb
-    while entry is not None:
-        if not _is_machinery(entry.tb_frame.f_code.co_filename):
-            kept.append(entry)
-        entry = entry.tb_next
-    if not kept:
-        return tb
-    rebuilt: TracebackType | None = None
-    for entry in reversed(kept):
-        rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-    return rebuilt
-
-
-def _describe_failure(error: ModuleError) -> str:
-    """One sentence (without the final period) saying what went wrong where."""
-    module = getattr(error, "module", "?")
-    where = ""
-    file = getattr(error, "file", None)
-    if file:
-        where = f" ({_short_path(file)}"
-        line = getattr(error, "line", None)
-        where += f", line {line})" if line else ")"
-    phase = getattr(error, "phase", "")
-    if phase == "analysis":
-        return f"the source of {module}{where} has an error"
-    if phase == "rebind":
-        return f"a registered import from {module}{where} fails after its reload"
-    return f"reloading {module}{where} failed"
-
-
-def _format_module_error(
-    shell: InteractiveShell, error: BaseException, header: Sequence[str]
-) -> tuple[type[BaseException], BaseException, list[str]]:
-    """Render a sync failure as the module's own exception, under a header.
-
-    Returns ``(type, value, structured traceback)`` for the shell's
-    ``_showtraceback``, or for an exception's ``_render_traceback_``. The
-    exception shown is the cause (the module's ``SyntaxError``, or whatever
-    its code raised), with the import machinery's frames removed.
-    """
-    shown: BaseException = error
-    # The engine's analysis errors carry CPython's own exception as the cause
-    # (_reload.raise_analysis_error compiles the file for it).
-    cause = error.__cause__
-    if isinstance(error, ModuleError) and cause is not None:
-        shown = cause
-    # A vanished name's traceback is LiveImport's own, not the module's.
-    message_only = shown is error or getattr(error, "phase", None) == "rebind"
-    lines = list(header)
-    try:
-        if isinstance(shown, SyntaxError):
-            body = shell.SyntaxTB.structured_traceback(type(shown), shown, [])
-            body = [chunk.rstrip("\n") for chunk in body]
-        elif message_only:
-            body = shell.InteractiveTB.get_exception_only(type(shown), shown)
-            body = [chunk.rstrip("\n") for chunk in body]
-        else:
-            tb = _user_frames(shown.__traceback__)
-            body = shell.InteractiveTB.structured_traceback(type(shown), shown, tb, tb_offset=0)
-    except Exception:  # pragma: no cover - IPython formatting failed; stay useful
-        import traceback
-
-        body = traceback.format_exception(type(shown), shown, shown.__traceback__)
-    lines.extend(body)
-    return type(shown), shown, lines
-
-
-def _auto_sync_header(error: BaseException) -> list[str]:
-    if isinstance(error, ModuleError):
-        first = f"LiveImport: {_describe_failure(error)}."
-    else:
-        first = f"LiveImport: the sync failed ({type(error).__name__})."
-    return [
-        first,
-        "The sync was rolled back: no module was reloaded, and this cell runs with the",
-        "previous versions of the modules. Fix the error below; LiveImport retries",
-        "before the next cell.",
-        "",
-    ]
-
-
-def _render_with(exc: BaseException, lines: list[str]) -> BaseException:
-    """Make IPython show ``lines`` instead of the usual traceback of ``exc``."""
-    exc._render_traceback_ = lambda: list(lines)  # type: ignore[attr-defined]
-    return exc
+    lines = [str(event) for event in events] + [f"Warning: {w}" for w in leftovers]
+    markdown = "```console\n" + "\n".join(lines) + "\n```"
+    label = '<span style="font-weight:600;color:var(--jp-brand-color1,#1976d2)">LiveImport</span> '
+    rows = "".join(f"<div>{label}{html.escape(line)}</div>" for line in lines)
+    markup = (
+        '<div class="liveimport-report" style="font-family:var(--jp-code-font-family,monospace);'
+        'font-size:var(--jp-code-font-size,13px);color:var(--jp-content-font-color2,#555)">'
+        f"{rows}</div>"
+    )
+    plain = "\n".join(f"LiveImport: {line}" for line in lines)
+    _display({"text/markdown": markdown, "text/html": markup, "text/plain": plain})
 
 
 def _raise_sync_interrupt() -> None:
@@ -393,7 +315,7 @@ def _raise_sync_interrupt() -> None:
     does: with a ``KeyboardInterrupt`` and an error status.
     """
     exc = KeyboardInterrupt("interrupted while LiveImport was syncing")
-    raise _render_with(
+    raise _tracebacks.render_with(
         exc,
         [
             "KeyboardInterrupt: interrupted while LiveImport was reloading modules.",
@@ -438,7 +360,7 @@ class _InterruptCell(ast.NodeTransformer):
 class _Held:
     """Outcome of a sync done for a bootstrap cell, held for the next user cell."""
 
-    events: list[ReloadEvent]
+    outcome: _Outcome
     error: BaseException | None
 
 
@@ -447,9 +369,8 @@ class _Integration:
 
     _liveimport_marker = True
 
-    def __init__(self, shell: InteractiveShell, settings: _Settings) -> None:
+    def __init__(self, shell: InteractiveShell) -> None:
         self.shell = shell
-        self.settings = settings
         #: time.monotonic() when the last cell finished
         self.last_cell_end = -math.inf
         #: reloads done for a bootstrap cell, shown with the next user cell
@@ -458,6 +379,12 @@ class _Integration:
         self.nested = 0
         #: pending transformer that stops the current cell after an interrupt
         self.interrupt: _InterruptCell | None = None
+        #: the auto-sync error shown last, while it persists (see _tracebacks.error_key)
+        self.shown_error: tuple[object, ...] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return _SETTINGS
 
     # -- installation ---------------------------------------------------------
 
@@ -497,13 +424,14 @@ class _Integration:
         try:
             # The common case, kept short: grace passed, nothing held, and the
             # engine says no file changed (one non-blocking read, no allocation).
-            settings = self.settings
+            settings = _SETTINGS
             if (
                 settings.auto_sync
                 and self.held is None
                 and time.monotonic() - self.last_cell_end >= settings.grace
-                and not _poll()
+                and not _state.engine.poll()
             ):
+                self.shown_error = None
                 return
             self._pre_run_cell(info)
         except KeyboardInterrupt:
@@ -512,7 +440,7 @@ class _Integration:
             self.show_error(exc, ["LiveImport: internal error during auto-sync.", ""])
 
     def _pre_run_cell(self, info: ExecutionInfo | None) -> None:
-        settings = self.settings
+        settings = _SETTINGS
         if not settings.auto_sync:
             self.held = None
             return
@@ -522,25 +450,26 @@ class _Integration:
             # cell right after a front end's bootstrap cell): never sync here.
             if self.held is not None and not bootstrap:
                 held, self.held = self.held, None
-                self.show(held.events, held.error)
+                self.show(held.outcome, held.error)
             return
         self.held = None
-        if not _poll():
-            return  # the common case: nothing changed, nothing allocated
-        events: list[ReloadEvent] = []
+        outcome = _Outcome()
         error: BaseException | None = None
         try:
-            sync(observer=events.append)
+            # The hook polled already (true, or this path is taken because a
+            # report was held or grace just passed): the sync plans directly.
+            outcome = _sync(polled=True)
         except KeyboardInterrupt:
             raise
         except Exception as exc:
             error = exc
-        if not events and error is None:
+        if not outcome.events and error is None:
+            self.shown_error = None
             return
         if bootstrap:
-            self.held = _Held(events, error)
+            self.held = _Held(outcome, error)
         else:
-            self.show(events, error)
+            self.show(outcome, error)
 
     def post_run_cell(self, result: ExecutionResult | None = None) -> None:
         """Remember when the cell ended; the grace period starts now."""
@@ -561,15 +490,24 @@ class _Integration:
         else:
             self.interrupt.armed = True
 
-    def show(self, events: Sequence[ReloadEvent], error: BaseException | None) -> None:
-        if events and self.settings.report:
-            _display_report(events)
-        if error is not None:
-            self.show_error(error, _auto_sync_header(error))
+    def show(self, outcome: _Outcome, error: BaseException | None) -> None:
+        if outcome.events and _SETTINGS.report:
+            _display_report(outcome.events, outcome.leftovers)
+        if outcome.detection_warning:
+            print(f"LiveImport: {outcome.detection_warning}", file=sys.stderr)
+        if error is None:
+            self.shown_error = None
+            return
+        key = _tracebacks.error_key(error)
+        if key == self.shown_error and isinstance(error, ModuleError):
+            print(_tracebacks.still_failing(error), file=sys.stderr)
+            return
+        self.shown_error = key
+        self.show_error(error, _tracebacks.sync_header(error))
 
     def show_error(self, error: BaseException, header: Sequence[str]) -> None:
         """Show an error in the current cell's output without raising it."""
-        etype, value, stb = _format_module_error(self.shell, error, header)
+        etype, value, stb = _tracebacks.format_error(self.shell, error, header)
         self.shell._showtraceback(etype, value, stb)
 
     # -- magics -----------------------------------------------------------------
@@ -624,23 +562,21 @@ class _Integration:
             return
         source = shell.transform_cell(cell)
         try:
-            # Imports of modules without Python source (sys, math) are left
-            # out: they can never change, and the rest of the cell counts.
-            _register(shell.user_ns, source, "", clear, True, True)
+            register(shell.user_ns, source, clear=clear, allow_other_statements=True)
         except (SyntaxError, ImportError, ValueError, ModuleError) as exc:
             if isinstance(exc, ModuleError):
                 header = [
                     f"%%liveimport: the cell ran, but its imports were not registered: "
-                    f"{_describe_failure(exc)}.",
+                    f"{_tracebacks.describe_failure(exc)}.",
                     "",
                 ]
-                _, _, lines = _format_module_error(shell, exc, header)
+                _, _, lines = _tracebacks.format_error(shell, exc, header)
             else:
                 lines = [
                     "%%liveimport: the cell ran, but its imports were not registered:",
                     f"{type(exc).__name__}: {exc}",
                 ]
-            raise _render_with(exc, lines) from None
+            raise _tracebacks.render_with(exc, lines) from None
 
     def line_magic(self, line: str) -> None:
         """Show LiveImport's state, or reload modules now.
@@ -654,7 +590,7 @@ class _Integration:
         Without arguments, shows the imports registered for this notebook,
         every tracked module (registered directly, or tracked because a
         tracked module imports it), its dependencies and source file, and the
-        reloads pending for the next sync.
+        reloads pending for the next sync, in the order it will do them.
 
         ``--reload`` (``-r``) reloads the named tracked modules now even if
         their source is unchanged, together with every module that depends on
@@ -694,17 +630,20 @@ class _Integration:
             )
         events: list[ReloadEvent] = []
         try:
-            sync(force=tuple(dict.fromkeys(modules)), observer=events.append)
+            with _leftovers_shown_as_report() as leftovers:
+                sync(force=tuple(dict.fromkeys(modules)), observer=events.append)
         except ModuleError as exc:
             header = [
-                f"LiveImport: {_describe_failure(exc)}.",
+                f"LiveImport: {_tracebacks.describe_failure(exc)}.",
                 "The sync was rolled back: no module was reloaded.",
                 "",
             ]
-            _, _, lines = _format_module_error(self.shell, exc, header)
-            raise _render_with(exc, lines) from None
+            _, _, lines = _tracebacks.format_error(self.shell, exc, header)
+            raise _tracebacks.render_with(exc, lines) from None
+        except ValueError as exc:
+            raise UsageError(f"%liveimport --reload: {exc}") from None
         if events:
-            _display_report(events)
+            _display_report(events, leftovers)
         else:
             print("LiveImport: nothing was reloaded.")
 
@@ -712,8 +651,35 @@ class _Integration:
         # Kernels serve notebooks; a terminal shell is a session.
         kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
         where = "this notebook" if kernel else "this session"
-        markdown, plain = _status(self.shell.user_ns, self.settings, where)
-        _display(markdown, plain)
+        markdown, plain = _status.render(self.shell.user_ns, _SETTINGS, where)
+        _display({"text/markdown": markdown, "text/plain": plain})
+
+
+class _leftovers_shown_as_report:  # noqa: N801 - used as a context manager
+    """Collect the StaleNameWarnings of a sync for the report instead of
+    letting them go to the warnings machinery."""
+
+    def __enter__(self) -> list[StaleNameWarning]:
+        import warnings
+
+        self._catcher = warnings.catch_warnings(record=True)
+        self._records = self._catcher.__enter__()
+        warnings.simplefilter("always", StaleNameWarning)
+        self.leftovers: list[StaleNameWarning] = []
+        return self.leftovers
+
+    def __exit__(self, *exc: object) -> None:
+        import warnings
+
+        records = self._records
+        self._catcher.__exit__(None, None, None)
+        for record in records:
+            if isinstance(record.message, StaleNameWarning):
+                self.leftovers.append(record.message)
+            else:
+                warnings.warn_explicit(
+                    record.message, record.category, record.filename, record.lineno
+                )
 
 
 def _looks_like_bootstrap(info: ExecutionInfo | None) -> bool:
@@ -725,177 +691,3 @@ def _looks_like_bootstrap(info: ExecutionInfo | None) -> bool:
     if info is None:
         return False
     return not getattr(info, "store_history", True) and getattr(info, "cell_id", None) is None
-
-
-# ---------------------------------------------------------------------------
-# Status display
-# ---------------------------------------------------------------------------
-
-
-def _short_path(path: str | None) -> str:
-    """A path relative to the working directory when it is inside it."""
-    if not path:
-        return ""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - another drive on Windows
-        return path
-    return path if relative.startswith("..") else relative
-
-
-def _md(text: str) -> str:
-    """Escape text for a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _md_state(text: str) -> str:
-    """A module's state for the Markdown table: pending reloads in bold."""
-    return f"**{_md(text)}**" if text.startswith("reload") else _md(text)
-
-
-def _code(text: str) -> str:
-    return f"`{text}`" if text else ""
-
-
-def _pending_reloads(modules: dict[str, Any]) -> dict[str, list[str]]:
-    """The modules the next sync will reload, each with the pending modules it depends on.
-
-    A module reloads when it is pending itself (its source changed) or when a
-    module it depends on reloads; only modules reachable from a registered
-    (direct) module count, as in the core's plan.
-    """
-    reachable: set[str] = set()
-    stack = [name for name, module in modules.items() if module.direct]
-    while stack:
-        name = stack.pop()
-        if name in reachable or name not in modules:
-            continue
-        reachable.add(name)
-        stack.extend(modules[name].dependencies)
-    reloads: dict[str, list[str]] = {}
-    changed = True
-    while changed:
-        changed = False
-        for name, module in modules.items():
-            if name not in reachable:
-                continue
-            causes = [d for d in module.dependencies if d in reloads and d != name]
-            if (module.pending or causes) and reloads.get(name) != causes:
-                reloads[name] = causes
-                changed = True
-    # Dependencies first (the order the sync reloads in), ties in tracking order.
-    ordered: dict[str, list[str]] = {}
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in ordered or name in visiting:
-            return
-        visiting.add(name)
-        for dependency in modules[name].dependencies:
-            if dependency in reloads:
-                visit(dependency)
-        visiting.discard(name)
-        ordered[name] = reloads[name]
-
-    for name in modules:
-        if name in reloads:
-            visit(name)
-    return ordered
-
-
-def _status(
-    namespace: dict[str, Any], settings: _Settings, where: str = "this notebook"
-) -> tuple[str, str]:
-    """Markdown and plain-text renderings of LiveImport's state."""
-    own = [str(binding) for binding in registrations(namespace)]
-    every = [str(binding) for binding in registrations()]
-    others = len(every) - len(own)
-    modules = tracked()
-    importers: dict[str, list[str]] = {}
-    for name, module in modules.items():
-        for dependency in module.dependencies:
-            if dependency in modules:
-                importers.setdefault(dependency, []).append(name)
-    after = _pending_reloads(modules)
-    pending = list(after)
-
-    def state(name: str) -> str:
-        if name not in after:
-            return "up to date"
-        causes = after[name]
-        return "reload pending" + (f" (after {', '.join(causes)})" if causes else " (modified)")
-
-    def why(name: str) -> str:
-        users = importers.get(name, [])
-        reasons = ["registered import"] if modules[name].direct else []
-        if users:
-            reasons.append("imported by " + ", ".join(users))
-        return "; ".join(reasons) or "indirect"
-
-    state_line = (
-        f"auto-sync {'on' if settings.auto_sync else 'off'}"
-        + (f" (grace {settings.grace:g} s, reports {'on' if settings.report else 'off'})")
-        + f"; hidden cell magic {'on' if settings.hidden_magic else 'off'}"
-    )
-
-    md: list[str] = [f"**LiveImport** — {state_line}", ""]
-    md.append(f"**Registered imports in {where}** ({len(own)})")
-    md.append("")
-    if own:
-        md += ["| # | import |", "|---:|---|"]
-        md += [f"| {i} | {_code(_md(stmt))} |" for i, stmt in enumerate(own, 1)]
-    else:
-        md.append("None yet: run a cell starting with `%%liveimport`.")
-    if others > 0:
-        md += ["", f"({others} more registered in other namespaces.)"]
-    md += ["", f"**Tracked modules** ({len(modules)})", ""]
-    if modules:
-        md += ["| module | tracked because | depends on | state | file |", "|---|---|---|---|---|"]
-        for name, module in modules.items():
-            deps = ", ".join(_code(_md(d)) for d in module.dependencies) or "—"
-            md.append(
-                f"| {_code(_md(name))} | {_md(why(name))} | {deps} | {_md_state(state(name))} "
-                f"| {_md(_short_path(module.file)) or '—'} |"
-            )
-    else:
-        md.append("None.")
-    md.append("")
-    if pending:
-        md.append(
-            "**Pending reloads** (at the next sync, in this order): "
-            + ", ".join(_code(p) for p in pending)
-        )
-    else:
-        md.append("**Pending reloads**: none, every tracked module is up to date.")
-
-    text: list[str] = [f"LiveImport: {state_line}", ""]
-    text.append(f"Registered imports in {where} ({len(own)}):")
-    text += [f"  {stmt}" for stmt in own] or ["  none yet: run a cell starting with %%liveimport"]
-    if others > 0:
-        text.append(f"  ({others} more registered in other namespaces)")
-    text += ["", f"Tracked modules ({len(modules)}):"]
-    if modules:
-        rows = [("module", "tracked because", "depends on", "state", "file")]
-        for name, module in modules.items():
-            rows.append(
-                (
-                    name,
-                    why(name),
-                    ", ".join(module.dependencies) or "-",
-                    state(name),
-                    _short_path(module.file) or "-",
-                )
-            )
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows:
-            cells = [row[i].ljust(widths[i]) for i in range(4)]
-            text.append("  " + "  ".join([*cells, row[4]]).rstrip())
-    else:
-        text.append("  none")
-    text.append("")
-    text.append(
-        "Pending reloads (at the next sync, in this order): " + ", ".join(pending)
-        if pending
-        else "Pending reloads: none"
-    )
-    return "\n".join(md), "\n".join(text)

@@ -13,7 +13,9 @@ use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use liveimport_engine::fingerprint::Observed;
-use liveimport_engine::graph::{self, Module, Table};
+use liveimport_engine::graph::{Module, Table};
+use liveimport_engine::imports::Dependency;
+use liveimport_engine::plan;
 use liveimport_engine::source;
 
 fn stdlib_dir() -> Option<PathBuf> {
@@ -58,7 +60,7 @@ fn extract(c: &mut Criterion) {
         b.iter(|| {
             let mut imports = 0usize;
             for bytes in &files {
-                if let Ok(analysis) = source::analyze_bytes(bytes, (3, 11)) {
+                if let Ok(analysis) = source::analyze_module(bytes, (3, 11), false) {
                     imports += analysis.imports.len();
                 }
             }
@@ -78,9 +80,13 @@ fn layered(n: usize, width: usize) -> (Table, Vec<usize>) {
         let deps = if layer == 0 {
             Vec::new()
         } else {
-            (0..5)
-                .map(|k| table.intern(&format!("m{}", (layer - 1) * width + (i * 7 + k * 13) % width)))
-                .collect()
+            let names: Vec<Dependency> = (0..5)
+                .map(|k| Dependency {
+                    name: format!("m{}", (layer - 1) * width + (i * 7 + k * 13) % width),
+                    fallback: None,
+                })
+                .collect();
+            table.intern_deps(&names)
         };
         table.push(Module {
             name: format!("m{i}"),
@@ -111,20 +117,14 @@ fn plan(c: &mut Criterion) {
     let (table, roots) = layered(10_000, 100);
     let mut group = c.benchmark_group("plan 10k modules");
     group.sample_size(20);
-    group.bench_function("topology", |b| {
-        b.iter(|| graph::topology(&table, &roots, &|id| &table.modules[id].deps, &|_| true))
-    });
-    let topo = graph::topology(&table, &roots, &|id| &table.modules[id].deps, &|_| true);
+    let edges = |id: usize| table.edges(id, &table.modules[id].deps, &|_| true);
+    let walk = || plan::order(table.len(), &roots, &edges, &|_| false);
+    group.bench_function("order", |b| b.iter(walk));
+    let order = walk();
     group.bench_function("leaf edit", |b| {
-        b.iter_batched(
-            || (),
-            |_| graph::plan_steps(&table, &topo, &|id| id == 0, &|_| false),
-            BatchSize::SmallInput,
-        )
+        b.iter_batched(|| (), |_| plan::steps(&order, &|id| id == 0, &|_| false), BatchSize::SmallInput)
     });
-    group.bench_function("top edit", |b| {
-        b.iter(|| graph::plan_steps(&table, &topo, &|id| id == 9_999, &|_| false))
-    });
+    group.bench_function("top edit", |b| b.iter(|| plan::steps(&order, &|id| id == 9_999, &|_| false)));
     group.finish();
 }
 

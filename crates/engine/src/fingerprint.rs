@@ -97,6 +97,14 @@ impl Observed {
             _ => None,
         }
     }
+
+    /// The file's modification time (seconds since the epoch), when present.
+    pub fn mtime_seconds(&self) -> Option<f64> {
+        match self {
+            Observed::Present { meta, .. } => Some(meta.mtime_seconds()),
+            _ => None,
+        }
+    }
 }
 
 /// Read a file: its bytes and observation. Only `Present` carries bytes.

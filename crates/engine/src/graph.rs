@@ -1,4 +1,4 @@
-//! The module table, dependency edges and the deterministic reload order.
+//! The module table: tracked modules, interned names, dependency edges.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::fingerprint::{ContentHash, Observed};
+use crate::imports::Dependency;
 
 /// Index of a module in the table: its tracking order.
 pub type ModId = usize;
@@ -14,6 +15,9 @@ pub type ModId = usize;
 pub type NameId = u32;
 
 const NO_MODULE: u32 = u32::MAX;
+
+/// No name (a dependency without a fallback).
+const NO_NAME: NameId = NameId::MAX;
 
 /// Interned module names: every name a dependency list mentions is stored
 /// once, and dependency lists hold 4-byte ids (most of them name things like
@@ -46,11 +50,26 @@ impl Names {
     }
 }
 
+/// One dependency of a module, interned (see [`crate::imports::Dependency`]):
+/// `name` when it is a tracked module, else `fallback`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dep {
+    pub name: NameId,
+    fallback: NameId,
+}
+
+impl Dep {
+    pub fn fallback(&self) -> Option<NameId> {
+        (self.fallback != NO_NAME).then_some(self.fallback)
+    }
+}
+
 /// A tracked module.
 #[derive(Clone, Debug)]
 pub struct Module {
     pub name: String,
-    /// The `.py` file; `None` for namespace packages.
+    /// The `.py` file; `None` when the module has no Python source (built
+    /// in, extension, namespace package): such a module never reloads.
     pub file: Option<PathBuf>,
     /// When `file` is a symbolic link: the file it points to (edits made
     /// there raise events in the target's directory).
@@ -58,8 +77,8 @@ pub struct Module {
     pub is_package: bool,
     /// Whether `file` lies in the workspace (decides indirect tracking).
     pub in_workspace: bool,
-    /// Names this module's top-level imports may depend on, in source order.
-    pub deps: Vec<NameId>,
+    /// What its imports depend on, in source order.
+    pub deps: Vec<Dep>,
     /// Hash of the source the interpreter is running; `None` when unknown
     /// (the file was missing when tracking began).
     pub loaded: Option<ContentHash>,
@@ -77,6 +96,8 @@ impl Module {
         }
     }
 
+    /// Nothing to reload from: no source, or its file is gone. Such a
+    /// module is skipped by syncs and carries no reload to its importers.
     pub fn is_missing(&self) -> bool {
         self.file.is_none() || matches!(self.observed, Observed::Missing | Observed::Directory)
     }
@@ -108,8 +129,13 @@ impl Table {
         self.names.intern(name)
     }
 
-    pub fn intern_all(&mut self, names: &[String]) -> Vec<NameId> {
-        names.iter().map(|n| self.names.intern(n)).collect()
+    pub fn intern_deps(&mut self, deps: &[Dependency]) -> Vec<Dep> {
+        deps.iter()
+            .map(|d| Dep {
+                name: self.names.intern(&d.name),
+                fallback: d.fallback.as_deref().map_or(NO_NAME, |f| self.names.intern(f)),
+            })
+            .collect()
     }
 
     pub fn push(&mut self, module: Module) -> ModId {
@@ -140,294 +166,65 @@ impl Table {
         self.modules.is_empty()
     }
 
-    pub fn clear(&mut self) {
-        *self = Table::default();
+    /// The tracked module a dependency resolves to: its `name`'s, else its
+    /// fallback's.
+    pub fn resolve(&self, dep: Dep) -> Option<ModId> {
+        self.get_id(dep.name).or_else(|| dep.fallback().and_then(|f| self.get_id(f)))
     }
-}
 
-/// The graph restricted to what the roots reach, in a deterministic
-/// topological order (dependencies first).
-#[derive(Clone, Debug, Default)]
-pub struct Topology {
-    /// Reachable modules, every module after the modules it depends on.
-    pub order: Vec<ModId>,
-    /// For each module (by id): the dependency edges kept (cycle-closing
-    /// edges dropped), in source order. Empty for unreachable modules.
-    pub kept: Vec<Vec<ModId>>,
-    /// For each module: reachable from the roots.
-    pub reachable: Vec<bool>,
-}
-
-/// Edges of `id`: its dependency names that are modules of the graph.
-/// `follow(d)` says whether module `d` takes part (direct, or in the workspace).
-pub fn edges<'a>(
-    table: &'a Table,
-    deps: &'a [NameId],
-    id: ModId,
-    follow: &'a dyn Fn(ModId) -> bool,
-) -> impl Iterator<Item = ModId> + 'a {
-    deps.iter().filter_map(move |&name| table.get_id(name)).filter(move |&d| d != id && follow(d))
-}
-
-/// The graph the roots reach, made acyclic and ordered.
-///
-/// * Reachable: every module the roots reach through their imports.
-/// * Cycles: edges are considered module by module in tracking order (and in
-///   source order within a module); an edge is dropped when it would close a
-///   cycle with the edges kept so far, so modules tracked earlier keep their
-///   edges. Only edges inside a strongly connected component can close a
-///   cycle, so the greedy pass runs per component and costs nothing for the
-///   usual acyclic project.
-/// * Order: a topological order of the kept edges in which, at every step,
-///   the earliest-tracked module whose dependencies are all placed comes next.
-pub fn topology<'t>(
-    table: &'t Table,
-    roots: &[ModId],
-    deps_of: &dyn Fn(ModId) -> &'t [NameId],
-    follow: &dyn Fn(ModId) -> bool,
-) -> Topology {
-    let n = table.len();
-    // Reachability and adjacency (deduplicated, source order).
-    let mut reachable = vec![false; n];
-    let mut adjacency: Vec<Vec<ModId>> = vec![Vec::new(); n];
-    let mut queue: Vec<ModId> = Vec::new();
-    for &root in roots {
-        if root < n && !reachable[root] {
-            reachable[root] = true;
-            queue.push(root);
-        }
-    }
-    let mut head = 0;
-    while head < queue.len() {
-        let id = queue[head];
-        head += 1;
-        let mut targets: Vec<ModId> = Vec::new();
-        for dep in edges(table, deps_of(id), id, follow) {
-            if !targets.contains(&dep) {
-                targets.push(dep);
-            }
-            if !reachable[dep] {
-                reachable[dep] = true;
-                queue.push(dep);
-            }
-        }
-        adjacency[id] = targets;
-    }
-    let component = strongly_connected(n, &queue, &adjacency);
-    // Keep every edge between components; inside a component, keep edges in
-    // tracking order unless they would close a cycle.
-    let mut kept: Vec<Vec<ModId>> = vec![Vec::new(); n];
-    let mut members: FxHashMap<usize, Vec<ModId>> = FxHashMap::default();
-    for &id in &queue {
-        members.entry(component[id]).or_default().push(id);
-    }
-    for &id in &queue {
-        for &dep in &adjacency[id] {
-            if component[dep] != component[id] {
-                kept[id].push(dep);
-            }
-        }
-    }
-    let mut cyclic: Vec<&Vec<ModId>> = members.values().filter(|m| m.len() > 1).collect();
-    cyclic.sort_unstable_by_key(|m| m.iter().min().copied());
-    for group in cyclic {
-        let mut sorted = group.clone();
-        sorted.sort_unstable();
-        for &id in &sorted {
-            let internal: Vec<ModId> =
-                adjacency[id].iter().copied().filter(|&d| component[d] == component[id]).collect();
-            for dep in internal {
-                if !reaches(&kept, &component, dep, id) {
-                    kept[id].push(dep);
+    /// The modules `deps` (of module `id`) lead to, each once, in source
+    /// order; only those `follow` accepts (registered directly, or in the
+    /// workspace), never `id` itself.
+    pub fn edges(&self, id: ModId, deps: &[Dep], follow: &dyn Fn(ModId) -> bool) -> Vec<ModId> {
+        let mut out: Vec<ModId> = Vec::with_capacity(deps.len());
+        for &dep in deps {
+            if let Some(target) = self.resolve(dep) {
+                if target != id && follow(target) && !out.contains(&target) {
+                    out.push(target);
                 }
             }
         }
-        // Restore source order among each module's kept edges.
-        for &id in &sorted {
-            let order = &adjacency[id];
-            kept[id].sort_by_key(|d| order.iter().position(|x| x == d));
-        }
+        out
     }
-    // Kahn's algorithm, earliest-tracked ready module first.
-    let mut waiting: Vec<usize> = vec![0; n];
-    let mut dependents: Vec<Vec<ModId>> = vec![Vec::new(); n];
-    for &id in &queue {
-        waiting[id] = kept[id].len();
-        for &dep in &kept[id] {
-            dependents[dep].push(id);
-        }
-    }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<ModId>> =
-        queue.iter().copied().filter(|&id| waiting[id] == 0).map(std::cmp::Reverse).collect();
-    let mut order = Vec::with_capacity(queue.len());
-    while let Some(std::cmp::Reverse(id)) = ready.pop() {
-        order.push(id);
-        for &dependent in &dependents[id] {
-            waiting[dependent] -= 1;
-            if waiting[dependent] == 0 {
-                ready.push(std::cmp::Reverse(dependent));
-            }
-        }
-    }
-    Topology { order, kept, reachable }
-}
 
-/// Whether `from` reaches `to` through kept edges inside their component.
-fn reaches(kept: &[Vec<ModId>], component: &[usize], from: ModId, to: ModId) -> bool {
-    if from == to {
-        return true;
-    }
-    let mut seen: Vec<ModId> = vec![from];
-    let mut stack = vec![from];
-    while let Some(id) = stack.pop() {
-        for &next in &kept[id] {
-            if component[next] != component[from] || seen.contains(&next) {
-                continue;
+    /// Which modules the roots reach through [`Table::edges`] (by id).
+    pub fn reach<'t>(
+        &'t self,
+        roots: &[ModId],
+        deps_of: &dyn Fn(ModId) -> &'t [Dep],
+        follow: &dyn Fn(ModId) -> bool,
+    ) -> Vec<bool> {
+        let mut reachable = vec![false; self.len()];
+        let mut stack: Vec<ModId> = Vec::new();
+        for &root in roots {
+            if root < self.len() && !reachable[root] {
+                reachable[root] = true;
+                stack.push(root);
             }
-            if next == to {
-                return true;
-            }
-            seen.push(next);
-            stack.push(next);
         }
-    }
-    false
-}
-
-/// Tarjan's strongly connected components, iteratively, over `nodes`.
-/// Returns a component number per module (unreached modules: `usize::MAX`).
-fn strongly_connected(n: usize, nodes: &[ModId], adjacency: &[Vec<ModId>]) -> Vec<usize> {
-    const UNSEEN: usize = usize::MAX;
-    let mut index = vec![UNSEEN; n];
-    let mut low = vec![0usize; n];
-    let mut on_stack = vec![false; n];
-    let mut component = vec![UNSEEN; n];
-    let mut stack: Vec<ModId> = Vec::new();
-    let mut counter = 0usize;
-    let mut components = 0usize;
-    for &start in nodes {
-        if index[start] != UNSEEN {
-            continue;
-        }
-        let mut call: Vec<(ModId, usize)> = vec![(start, 0)];
-        index[start] = counter;
-        low[start] = counter;
-        counter += 1;
-        stack.push(start);
-        on_stack[start] = true;
-        while let Some(&mut (id, ref mut next)) = call.last_mut() {
-            if let Some(&dep) = adjacency[id].get(*next) {
-                *next += 1;
-                if index[dep] == UNSEEN {
-                    index[dep] = counter;
-                    low[dep] = counter;
-                    counter += 1;
+        while let Some(id) = stack.pop() {
+            for dep in self.edges(id, deps_of(id), follow) {
+                if !reachable[dep] {
+                    reachable[dep] = true;
                     stack.push(dep);
-                    on_stack[dep] = true;
-                    call.push((dep, 0));
-                } else if on_stack[dep] {
-                    low[id] = low[id].min(index[dep]);
-                }
-                continue;
-            }
-            call.pop();
-            if let Some(&(parent, _)) = call.last() {
-                low[parent] = low[parent].min(low[id]);
-            }
-            if low[id] == index[id] {
-                while let Some(member) = stack.pop() {
-                    on_stack[member] = false;
-                    component[member] = components;
-                    if member == id {
-                        break;
-                    }
-                }
-                components += 1;
-            }
-        }
-    }
-    component
-}
-
-/// Why a module reloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// Its source changed.
-    Modified,
-    /// A module it depends on reloads in the same sync.
-    Dependent,
-    /// The caller asked for it.
-    Forced,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Modified => "modified",
-            Reason::Dependent => "dependent",
-            Reason::Forced => "forced",
-        }
-    }
-}
-
-/// One step of a reload plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Step {
-    pub id: ModId,
-    pub reason: Reason,
-    /// Modules reloaded earlier in the same plan that cause this reload.
-    pub after: Vec<ModId>,
-}
-
-/// Which modules reload, in `topology.order`. `changed(id)` says a module's
-/// source changed, `forced(id)` that it was asked for. A module whose file is
-/// missing never reloads but passes its causes on to its dependents.
-pub fn plan_steps(
-    table: &Table,
-    topology: &Topology,
-    changed: &dyn Fn(ModId) -> bool,
-    forced: &dyn Fn(ModId) -> bool,
-) -> Vec<Step> {
-    let n = table.len();
-    // For each module: the reloading modules a dependent would blame.
-    let mut blame: Vec<Vec<ModId>> = vec![Vec::new(); n];
-    let mut steps = Vec::new();
-    for &id in &topology.order {
-        let mut causes: Vec<ModId> = Vec::new();
-        for &dep in &topology.kept[id] {
-            for &cause in &blame[dep] {
-                if !causes.contains(&cause) {
-                    causes.push(cause);
                 }
             }
         }
-        if table.modules[id].is_missing() {
-            blame[id] = causes;
-            continue;
-        }
-        let reason = if changed(id) {
-            Reason::Modified
-        } else if forced(id) {
-            Reason::Forced
-        } else if !causes.is_empty() {
-            Reason::Dependent
-        } else {
-            continue;
-        };
-        blame[id] = vec![id];
-        steps.push(Step { id, reason, after: causes });
+        reachable
     }
-    steps
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn table(spec: &[(&str, &[&str])]) -> Table {
+    /// A table of present, loaded modules; `deps` name modules (no fallback).
+    pub(crate) fn table(spec: &[(&str, &[&str])]) -> Table {
         let mut t = Table::default();
         for (name, deps) in spec {
-            let deps = deps.iter().map(|d| t.intern(d)).collect();
+            let deps: Vec<Dependency> =
+                deps.iter().map(|d| Dependency { name: (*d).into(), fallback: None }).collect();
+            let deps = t.intern_deps(&deps);
             t.push(Module {
                 name: (*name).into(),
                 file: Some(PathBuf::from(format!("/ws/{name}.py"))),
@@ -436,121 +233,36 @@ mod tests {
                 in_workspace: true,
                 deps,
                 loaded: Some(0),
-                observed: Observed::Missing,
+                observed: Observed::Present {
+                    meta: crate::fingerprint::Meta { size: 0, mtime_ns: 0, ctime_ns: 0, ino: 0, dev: 0 },
+                    hash: 0,
+                    hashed_at_ns: 0,
+                },
             });
-        }
-        for m in &mut t.modules {
-            m.observed = Observed::Present {
-                meta: crate::fingerprint::Meta { size: 0, mtime_ns: 0, ctime_ns: 0, ino: 0, dev: 0 },
-                hash: 0,
-                hashed_at_ns: 0,
-            };
         }
         t
     }
 
-    fn names(t: &Table, ids: &[ModId]) -> Vec<String> {
-        ids.iter().map(|&i| t.modules[i].name.clone()).collect()
-    }
-
-    fn topo(t: &Table, roots: &[ModId]) -> Topology {
-        topology(t, roots, &|id| &t.modules[id].deps, &|_| true)
+    #[test]
+    fn edges_prefer_the_submodule_and_fall_back_to_the_package() {
+        let mut t = table(&[("app", &[]), ("pkg", &[]), ("pkg.sub", &[])]);
+        let deps = t.intern_deps(&[
+            Dependency { name: "pkg.sub".into(), fallback: Some("pkg".into()) },
+            Dependency { name: "pkg.func".into(), fallback: Some("pkg".into()) },
+            Dependency { name: "pkg.sub".into(), fallback: Some("pkg".into()) },
+            Dependency { name: "numpy".into(), fallback: None },
+        ]);
+        assert_eq!(t.edges(0, &deps, &|_| true), [2, 1]);
+        assert_eq!(t.edges(0, &deps, &|d| d != 2), [1], "an unfollowed submodule does not fall back");
+        assert_eq!(t.edges(1, &deps, &|_| true), [2], "never an edge to itself");
     }
 
     #[test]
-    fn dependencies_come_first() {
-        let t = table(&[("app", &["mid", "leaf"]), ("mid", &["leaf"]), ("leaf", &[])]);
-        let topo = topo(&t, &[0]);
-        assert_eq!(names(&t, &topo.order), ["leaf", "mid", "app"]);
-    }
-
-    #[test]
-    fn cycles_drop_the_edge_of_the_later_module() {
-        let t = table(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])]);
-        let topo = topo(&t, &[0]);
-        assert_eq!(names(&t, &topo.order), ["c", "b", "a"]);
-        assert!(topo.kept[2].is_empty(), "c -> a closes the cycle");
-        // The same state always gives the same order.
-        for _ in 0..10 {
-            assert_eq!(topo.order, self::topo(&t, &[0]).order);
-        }
-    }
-
-    #[test]
-    fn cycles_keep_the_edges_of_the_earlier_tracked_module_however_reached() {
-        // a imports x then p; x imports q; p and q import each other. A
-        // depth-first walk reaches q (via x) before p, but p is tracked
-        // first, so p -> q is kept and q -> p dropped.
-        let t = table(&[("a", &["x", "p"]), ("x", &["q"]), ("p", &["q"]), ("q", &["p"])]);
-        let topo = topo(&t, &[0]);
-        assert_eq!(topo.kept[2], vec![3], "p keeps its edge to q");
-        assert!(topo.kept[3].is_empty(), "q -> p closes the cycle");
-        assert_eq!(names(&t, &topo.order), ["q", "x", "p", "a"]);
-    }
-
-    #[test]
-    fn independent_modules_follow_tracking_order() {
-        let t = table(&[("app", &["z", "y"]), ("y", &[]), ("z", &[])]);
-        assert_eq!(names(&t, &topo(&t, &[0]).order), ["y", "z", "app"]);
-    }
-
-    #[test]
-    fn plan_reloads_changed_modules_and_dependents_only() {
-        let t = table(&[("app", &["mid", "other"]), ("mid", &["leaf"]), ("leaf", &[]), ("other", &[])]);
-        let topo = topo(&t, &[0]);
-        let steps = plan_steps(&t, &topo, &|id| id == 2, &|_| false);
-        let got: Vec<(String, Reason, Vec<String>)> =
-            steps.iter().map(|s| (t.modules[s.id].name.clone(), s.reason, names(&t, &s.after))).collect();
-        assert_eq!(
-            got,
-            [
-                ("leaf".into(), Reason::Modified, vec![]),
-                ("mid".into(), Reason::Dependent, vec!["leaf".to_string()]),
-                ("app".into(), Reason::Dependent, vec!["mid".to_string()]),
-            ]
-        );
-    }
-
-    #[test]
-    fn missing_modules_pass_causes_through() {
-        let mut t = table(&[("app", &["gone"]), ("gone", &["leaf"]), ("leaf", &[])]);
-        t.modules[1].observed = Observed::Missing;
-        let topo = topo(&t, &[0]);
-        let steps = plan_steps(&t, &topo, &|id| id == 2, &|_| false);
-        assert_eq!(steps.len(), 2);
-        assert_eq!(steps[1].id, 0);
-        assert_eq!(steps[1].after, vec![2]);
-    }
-
-    #[test]
-    fn unreachable_modules_are_not_planned() {
-        let t = table(&[("app", &[]), ("orphan", &[])]);
-        let topo = topo(&t, &[0]);
-        assert_eq!(topo.order, vec![0]);
-        assert!(plan_steps(&t, &topo, &|_| true, &|_| false).iter().all(|s| s.id == 0));
-    }
-
-    #[test]
-    fn deep_chains_do_not_overflow() {
-        let n = 20_000;
-        let mut spec_names: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
-        spec_names.push(String::new());
-        let mut t = Table::default();
-        for i in 0..n {
-            let deps = if i + 1 < n { vec![t.intern(&spec_names[i + 1])] } else { vec![] };
-            t.push(Module {
-                name: spec_names[i].clone(),
-                file: None,
-                target: None,
-                is_package: false,
-                in_workspace: true,
-                deps,
-                loaded: None,
-                observed: Observed::Missing,
-            });
-        }
-        let topo = topo(&t, &[0]);
-        assert_eq!(topo.order.len(), n);
-        assert_eq!(topo.order[0], n - 1);
+    fn reach_follows_edges_from_the_roots() {
+        let t = table(&[("app", &["mid"]), ("mid", &["leaf"]), ("leaf", &[]), ("orphan", &["leaf"])]);
+        let reachable = t.reach(&[0], &|id| &t.modules[id].deps, &|_| true);
+        assert_eq!(reachable, [true, true, true, false]);
+        let fenced = t.reach(&[0], &|id| &t.modules[id].deps, &|d| d != 2);
+        assert_eq!(fenced, [true, true, false, false]);
     }
 }

@@ -12,7 +12,7 @@ pub struct Alias {
 /// `import a.b as x, c` is `from_import: false`, `module: None`, `level: 0`
 /// and two aliases; `from ..pkg import y` is `from_import: true`,
 /// `module: Some("pkg")`, `level: 2`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ImportStmt {
     /// 1-based line of the statement's first token, as CPython's `ast` counts.
     pub line: u32,
@@ -22,13 +22,24 @@ pub struct ImportStmt {
     pub names: Vec<Alias>,
 }
 
-/// A relative import that cannot be resolved against its package.
+/// A relative import that cannot be resolved against its package (worded as
+/// the PyPI `liveimport` package words it).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RelativeImportError {
-    #[error("relative import {0} is outside any package")]
+    #[error("Relative import {0} is outside any package")]
     NoPackage(String),
-    #[error("relative import {0} would escape package {1}")]
+    #[error("Relative import {0} would escape package {1}")]
     Escapes(String, String),
+}
+
+/// A module that another module's source depends on: `name` when that is a
+/// tracked module; otherwise `fallback`, if any. `from m import x` depends
+/// on `m.x` when it is a module (the names come from the submodule), else on
+/// `m`; `import a.b` and `from m import *` have no fallback.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Dependency {
+    pub name: String,
+    pub fallback: Option<String>,
 }
 
 impl ImportStmt {
@@ -52,25 +63,36 @@ impl ImportStmt {
         })
     }
 
-    /// Names of modules this statement may depend on, in order: for
-    /// `import a.b` that is `a.b`; for `from m import x, y` it is `m`, `m.x`
-    /// and `m.y` (the latter only matter when they are tracked modules).
-    /// `from m import *` contributes `m`. Unresolvable relative imports
-    /// contribute nothing (they fail at import time anyway).
-    pub fn dependency_names(&self, package: &str, out: &mut Vec<String>) {
+    /// This statement, with a relative `from` module made absolute against
+    /// `package` (and `level` 0).
+    pub fn resolved(self, package: &str) -> Result<ImportStmt, RelativeImportError> {
+        if !self.from_import || self.level == 0 {
+            return Ok(self);
+        }
+        let module = self.resolve_from(package)?;
+        Ok(ImportStmt { module: Some(module), level: 0, ..self })
+    }
+
+    /// The modules this statement makes its module depend on, in order.
+    /// An unresolvable relative import contributes nothing (it fails at
+    /// import time anyway).
+    pub fn dependencies(&self, package: &str, out: &mut Vec<Dependency>) {
         if !self.from_import {
-            out.extend(self.names.iter().map(|alias| alias.name.clone()));
+            out.extend(
+                self.names.iter().map(|alias| Dependency { name: alias.name.clone(), fallback: None }),
+            );
             return;
         }
         let Ok(base) = self.resolve_from(package) else {
             return;
         };
         for alias in &self.names {
-            if alias.name != "*" {
-                out.push(format!("{base}.{}", alias.name));
-            }
+            out.push(if alias.name == "*" {
+                Dependency { name: base.clone(), fallback: None }
+            } else {
+                Dependency { name: format!("{base}.{}", alias.name), fallback: Some(base.clone()) }
+            });
         }
-        out.insert(out.len() - self.names.iter().filter(|a| a.name != "*").count(), base);
     }
 }
 
@@ -126,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn dependency_names_of_from_imports() {
+    fn dependencies_of_from_imports_fall_back_to_the_package() {
         let stmt = ImportStmt {
             line: 1,
             from_import: true,
@@ -138,11 +160,45 @@ mod tests {
             ],
         };
         let mut out = Vec::new();
-        stmt.dependency_names("pkg", &mut out);
-        assert_eq!(out, ["pkg.m", "pkg.m.x", "pkg.m.y"]);
+        stmt.dependencies("pkg", &mut out);
+        let dep = |name: &str| Dependency { name: name.into(), fallback: Some("pkg.m".into()) };
+        assert_eq!(out, [dep("pkg.m.x"), dep("pkg.m.y")]);
         let mut none = Vec::new();
-        stmt.dependency_names("", &mut none);
+        stmt.dependencies("", &mut none);
         assert!(none.is_empty());
-        assert!(matches!(stmt.resolve_from(""), Err(RelativeImportError::NoPackage(_))));
+        assert_eq!(
+            stmt.clone().resolve_from("").unwrap_err().to_string(),
+            "Relative import .m is outside any package"
+        );
+        assert_eq!(stmt.resolved("pkg").map(|s| (s.module, s.level)), Ok((Some("pkg.m".into()), 0)));
+        let escape = ImportStmt { level: 3, ..ImportStmt::default() };
+        assert_eq!(
+            escape.resolve_from("a.b").unwrap_err().to_string(),
+            "Relative import ... would escape package a.b"
+        );
+    }
+
+    #[test]
+    fn dependencies_of_plain_and_star_imports_have_no_fallback() {
+        let plain = ImportStmt {
+            names: vec![Alias { name: "a.b".into(), asname: Some("x".into()) }],
+            ..ImportStmt::default()
+        };
+        let star = ImportStmt {
+            from_import: true,
+            module: Some("m".into()),
+            names: vec![Alias { name: "*".into(), asname: None }],
+            ..ImportStmt::default()
+        };
+        let mut out = Vec::new();
+        plain.dependencies("", &mut out);
+        star.dependencies("", &mut out);
+        assert_eq!(
+            out,
+            [
+                Dependency { name: "a.b".into(), fallback: None },
+                Dependency { name: "m".into(), fallback: None }
+            ]
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! [`crate::decode`]'s job.
 
 use ruff_python_ast::token::TokenKind;
-use ruff_python_ast::{PythonVersion, Stmt};
+use ruff_python_ast::visitor::{walk_except_handler, walk_expr, walk_pattern, walk_stmt, Visitor};
+use ruff_python_ast::{ExceptHandler, Expr, ExprContext, Pattern, PythonVersion, Stmt};
 use ruff_python_parser::{parse_unchecked, Mode, ParseErrorType, ParseOptions};
 use ruff_text_size::{Ranged, TextSize};
 
@@ -31,13 +32,50 @@ impl SourceError {
     }
 }
 
-/// The result of analysing one source text.
+/// Registered statements, analysed: what `register()` needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
     /// Top-level import statements, in source order.
     pub imports: Vec<ImportStmt>,
     /// The first top-level statement that is not an import: its line and text.
     pub first_other: Option<(u32, String)>,
+}
+
+/// A module's source, analysed: what tracking and planning need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleSource {
+    /// The import statements that run when the module is imported, in
+    /// source order: those of the module body and of its top-level
+    /// `try`/`if`/`with` blocks (nested in one another too), except the body
+    /// of `if TYPE_CHECKING:`. Nothing inside `def` or `class`.
+    pub imports: Vec<ImportStmt>,
+    /// When asked for: the names the source binds at module level.
+    pub binds: Binds,
+}
+
+/// The names a module's source binds at module level, as far as reading it
+/// can tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Binds {
+    /// Not computed.
+    #[default]
+    NotAsked,
+    /// Assignments, `def`, `class`, imports, loop/`with`/`except` targets,
+    /// match captures, and `global` declarations anywhere; sorted.
+    Static(Vec<String>),
+    /// The source may bind names that no reading can see: a star import,
+    /// `globals()`, `vars()`, `locals()`, `exec`, or a module `__getattr__`.
+    Dynamic,
+}
+
+impl Binds {
+    /// Whether the source certainly does not bind `name`.
+    pub fn lacks(&self, name: &str) -> bool {
+        match self {
+            Binds::Static(names) => names.binary_search_by(|n| n.as_str().cmp(name)).is_err(),
+            Binds::NotAsked | Binds::Dynamic => false,
+        }
+    }
 }
 
 /// Incremental byte-offset → line conversion for increasing offsets.
@@ -76,13 +114,20 @@ impl<'a> LineCursor<'a> {
 /// version whose grammar applies (`(3, 11)`), so syntax newer than the running
 /// interpreter is rejected as CPython would.
 pub fn analyze_text(text: &str, version: (u8, u8)) -> Result<Analysis, SourceError> {
-    analyze_decoded(text, version, &[])
+    analyze_decoded(text, version, &[], statements)
 }
 
 /// [`analyze_text`] for text decoded with replacements: each replacement must
 /// lie in a comment, where CPython never decodes (it is an error elsewhere).
-fn analyze_decoded(text: &str, version: (u8, u8), invalid: &[InvalidUtf8]) -> Result<Analysis, SourceError> {
-    on_deep_stack(text.len(), || analyze_decoded_here(text, version, invalid))
+///
+/// `extract` reads what it needs from the module body (parsed without error).
+fn analyze_decoded<T: Send>(
+    text: &str,
+    version: (u8, u8),
+    invalid: &[InvalidUtf8],
+    extract: impl FnOnce(&str, &[Stmt], &mut LineCursor<'_>) -> T + Send,
+) -> Result<T, SourceError> {
+    on_deep_stack(text.len(), || analyze_decoded_here(text, version, invalid, extract))
 }
 
 /// Sources up to this size are parsed on the calling thread.
@@ -100,10 +145,10 @@ const PARSE_STACK_MAX: usize = 1 << 30;
 /// Run `parse` (for a source of `len` bytes) on a thread whose stack is large
 /// enough for any nesting the source can hold (the pages are reserved, not
 /// used). Small sources run inline.
-fn on_deep_stack(
+fn on_deep_stack<T: Send>(
     len: usize,
-    parse: impl FnOnce() -> Result<Analysis, SourceError> + Send,
-) -> Result<Analysis, SourceError> {
+    parse: impl FnOnce() -> Result<T, SourceError> + Send,
+) -> Result<T, SourceError> {
     if len <= INLINE_PARSE_LIMIT {
         return parse();
     }
@@ -121,11 +166,12 @@ fn on_deep_stack(
     })
 }
 
-fn analyze_decoded_here(
+fn analyze_decoded_here<T>(
     text: &str,
     version: (u8, u8),
     invalid: &[InvalidUtf8],
-) -> Result<Analysis, SourceError> {
+    extract: impl FnOnce(&str, &[Stmt], &mut LineCursor<'_>) -> T,
+) -> Result<T, SourceError> {
     if let Some(pos) = text.find('\0') {
         return Err(SourceError::Syntax {
             message: "source code string cannot contain null bytes".into(),
@@ -177,34 +223,203 @@ fn analyze_decoded_here(
         let column = text[line_start..usize::from(start)].chars().count() as u32 + 1;
         return Err(SourceError::Syntax { message, line, column });
     }
-    let Some(module) = parsed.syntax().as_module() else {
-        return Ok(Analysis::default());
-    };
+    let body: &[Stmt] = parsed.syntax().as_module().map_or(&[], |module| &module.body);
+    Ok(extract(text, body, &mut cursor))
+}
+
+fn import_stmt(stmt: &Stmt, cursor: &mut LineCursor<'_>) -> Option<ImportStmt> {
+    match stmt {
+        Stmt::Import(node) => Some(ImportStmt {
+            line: cursor.line_of(node.start()),
+            from_import: false,
+            module: None,
+            level: 0,
+            names: node.names.iter().map(alias).collect(),
+        }),
+        Stmt::ImportFrom(node) => Some(ImportStmt {
+            line: cursor.line_of(node.start()),
+            from_import: true,
+            module: node.module.as_ref().map(|m| m.as_str().to_owned()),
+            level: node.level,
+            names: node.names.iter().map(alias).collect(),
+        }),
+        _ => None,
+    }
+}
+
+/// The top-level imports of registered statements, and the first statement
+/// that is something else.
+fn statements(text: &str, body: &[Stmt], cursor: &mut LineCursor<'_>) -> Analysis {
     let mut analysis = Analysis::default();
-    for stmt in &module.body {
-        match stmt {
-            Stmt::Import(node) => analysis.imports.push(ImportStmt {
-                line: cursor.line_of(node.start()),
-                from_import: false,
-                module: None,
-                level: 0,
-                names: node.names.iter().map(alias).collect(),
-            }),
-            Stmt::ImportFrom(node) => analysis.imports.push(ImportStmt {
-                line: cursor.line_of(node.start()),
-                from_import: true,
-                module: node.module.as_ref().map(|m| m.as_str().to_owned()),
-                level: node.level,
-                names: node.names.iter().map(alias).collect(),
-            }),
-            other if analysis.first_other.is_none() => {
-                let line = cursor.line_of(other.start());
-                analysis.first_other = Some((line, text[other.range()].to_owned()));
+    for stmt in body {
+        match import_stmt(stmt, cursor) {
+            Some(import) => analysis.imports.push(import),
+            None if analysis.first_other.is_none() => {
+                let line = cursor.line_of(stmt.start());
+                analysis.first_other = Some((line, text[stmt.range()].to_owned()));
             }
+            None => {}
+        }
+    }
+    analysis
+}
+
+/// The imports of `body` that run when it runs: its own, and those of the
+/// `try`/`if`/`with` blocks in it, except `if TYPE_CHECKING:` bodies.
+fn imports_that_run(body: &[Stmt], cursor: &mut LineCursor<'_>, out: &mut Vec<ImportStmt>) {
+    for stmt in body {
+        match stmt {
+            Stmt::Import(_) | Stmt::ImportFrom(_) => out.extend(import_stmt(stmt, cursor)),
+            Stmt::If(node) => {
+                if !is_type_checking(&node.test) {
+                    imports_that_run(&node.body, cursor, out);
+                }
+                for clause in &node.elif_else_clauses {
+                    if !clause.test.as_ref().is_some_and(is_type_checking) {
+                        imports_that_run(&clause.body, cursor, out);
+                    }
+                }
+            }
+            Stmt::Try(node) => {
+                imports_that_run(&node.body, cursor, out);
+                for handler in &node.handlers {
+                    let ExceptHandler::ExceptHandler(handler) = handler;
+                    imports_that_run(&handler.body, cursor, out);
+                }
+                imports_that_run(&node.orelse, cursor, out);
+                imports_that_run(&node.finalbody, cursor, out);
+            }
+            Stmt::With(node) => imports_that_run(&node.body, cursor, out),
             _ => {}
         }
     }
-    Ok(analysis)
+}
+
+/// `TYPE_CHECKING` or `<anything>.TYPE_CHECKING` (`typing.TYPE_CHECKING`).
+fn is_type_checking(test: &Expr) -> bool {
+    match test {
+        Expr::Name(name) => name.id.as_str() == "TYPE_CHECKING",
+        Expr::Attribute(attribute) => attribute.attr.as_str() == "TYPE_CHECKING",
+        _ => false,
+    }
+}
+
+/// The names `body` binds at module level (see [`Binds`]).
+fn module_binds(body: &[Stmt]) -> Binds {
+    let mut reader = BindsReader { names: Vec::new(), dynamic: false, depth: 0 };
+    for stmt in body {
+        reader.visit_stmt(stmt);
+        if reader.dynamic {
+            return Binds::Dynamic;
+        }
+    }
+    let mut names = reader.names;
+    names.sort_unstable();
+    names.dedup();
+    Binds::Static(names)
+}
+
+/// Collects module-level bindings; `depth` counts the enclosing function,
+/// class and lambda scopes.
+struct BindsReader {
+    names: Vec<String>,
+    dynamic: bool,
+    depth: u32,
+}
+
+impl BindsReader {
+    fn bind(&mut self, name: &str) {
+        self.names.push(name.to_owned());
+    }
+
+    fn nested(&mut self, walk: impl FnOnce(&mut Self)) {
+        self.depth += 1;
+        walk(self);
+        self.depth -= 1;
+    }
+}
+
+impl<'a> Visitor<'a> for BindsReader {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        let top = self.depth == 0;
+        match stmt {
+            Stmt::FunctionDef(node) => {
+                if top {
+                    self.bind(node.name.as_str());
+                    self.dynamic |= node.name.as_str() == "__getattr__";
+                }
+                return self.nested(|reader| walk_stmt(reader, stmt));
+            }
+            Stmt::ClassDef(node) => {
+                if top {
+                    self.bind(node.name.as_str());
+                }
+                return self.nested(|reader| walk_stmt(reader, stmt));
+            }
+            Stmt::Global(node) => {
+                for name in &node.names {
+                    self.bind(name.as_str());
+                }
+            }
+            Stmt::Import(node) if top => {
+                for alias in &node.names {
+                    let name = alias.name.as_str();
+                    self.bind(
+                        alias.asname.as_ref().map_or(name.split('.').next().unwrap_or(name), |a| a.as_str()),
+                    );
+                }
+            }
+            Stmt::ImportFrom(node) if top => {
+                for alias in &node.names {
+                    match &alias.asname {
+                        _ if alias.name.as_str() == "*" => self.dynamic = true,
+                        Some(asname) => self.bind(asname.as_str()),
+                        None => self.bind(alias.name.as_str()),
+                    }
+                }
+            }
+            _ => {}
+        }
+        walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) => match name.ctx {
+                ExprContext::Store if self.depth == 0 => self.bind(name.id.as_str()),
+                ExprContext::Load => {
+                    self.dynamic |= matches!(name.id.as_str(), "globals" | "vars" | "locals" | "exec");
+                }
+                _ => {}
+            },
+            Expr::Lambda(_) => return self.nested(|reader| walk_expr(reader, expr)),
+            _ => {}
+        }
+        walk_expr(self, expr);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ExceptHandler) {
+        let ExceptHandler::ExceptHandler(node) = handler;
+        if let (Some(name), 0) = (&node.name, self.depth) {
+            self.bind(name.as_str());
+        }
+        walk_except_handler(self, handler);
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a Pattern) {
+        if self.depth == 0 {
+            let captured = match pattern {
+                Pattern::MatchAs(node) => node.name.as_ref(),
+                Pattern::MatchStar(node) => node.name.as_ref(),
+                Pattern::MatchMapping(node) => node.rest.as_ref(),
+                _ => None,
+            };
+            if let Some(name) = captured {
+                self.bind(name.as_str());
+            }
+        }
+        walk_pattern(self, pattern);
+    }
 }
 
 /// Ruff's parser rejects a statement that starts with the soft keyword
@@ -250,11 +465,12 @@ fn alias(alias: &ruff_python_ast::Alias) -> Alias {
     }
 }
 
-/// Decode and analyse a source file's bytes.
+/// Decode and analyse a module's source file: the imports that run when it
+/// is imported, and with `binds`, the names it binds at module level.
 ///
 /// Like CPython, bytes that are not UTF-8 in UTF-8 source are accepted in
 /// comments (CPython never decodes a comment) and rejected elsewhere.
-pub fn analyze_bytes(bytes: &[u8], version: (u8, u8)) -> Result<Analysis, SourceError> {
+pub fn analyze_module(bytes: &[u8], version: (u8, u8), binds: bool) -> Result<ModuleSource, SourceError> {
     // CPython refuses null bytes before it decodes anything.
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err(SourceError::Syntax {
@@ -264,13 +480,22 @@ pub fn analyze_bytes(bytes: &[u8], version: (u8, u8)) -> Result<Analysis, Source
         });
     }
     let (text, invalid) = decode_lenient(bytes)?;
-    analyze_decoded(&text, version, &invalid)
+    analyze_decoded(&text, version, &invalid, |_text, body, cursor| {
+        let mut imports = Vec::new();
+        imports_that_run(body, cursor, &mut imports);
+        let binds = if binds { module_binds(body) } else { Binds::NotAsked };
+        ModuleSource { imports, binds }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::decode;
+
+    fn analyze_module_imports(bytes: &[u8], version: (u8, u8)) -> Result<ModuleSource, SourceError> {
+        analyze_module(bytes, version, false)
+    }
 
     const V: (u8, u8) = (3, 11);
 
@@ -307,6 +532,59 @@ mod tests {
         assert_eq!(got[3].0, 9);
     }
 
+    fn module_imports(src: &str) -> Vec<String> {
+        analyze_module(src.as_bytes(), V, false)
+            .expect("parses")
+            .imports
+            .iter()
+            .flat_map(|s| s.names.iter().map(|a| format!("{}{}", s.written_module(), a.name)))
+            .collect()
+    }
+
+    #[test]
+    fn module_imports_include_top_level_try_if_and_with_blocks() {
+        let src = "import a\ntry:\n    import fast\nexcept ImportError:\n    import slow\nelse:\n    import e\nfinally:\n    import f\nif X:\n    import b\nelif Y:\n    with z:\n        from . import c\nelse:\n    try:\n        import d\n    except* E:\n        import g\nwith open(p) as h:\n    import w\n";
+        assert_eq!(module_imports(src), ["a", "fast", "slow", "e", "f", "b", ".c", "d", "g", "w"]);
+    }
+
+    #[test]
+    fn module_imports_skip_type_checking_def_class_and_loops() {
+        let src = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hidden\nelse:\n    import shown\nif typing.TYPE_CHECKING:\n    import hidden2\nelif not TYPE_CHECKING:\n    import shown2\ndef f():\n    import inner\nclass C:\n    import inner2\nfor x in y:\n    import loop\nwhile w:\n    import loop2\n";
+        assert_eq!(module_imports(src), ["typingTYPE_CHECKING", "shown", "shown2"]);
+    }
+
+    fn binds(src: &str) -> Binds {
+        analyze_module(src.as_bytes(), V, true).expect("parses").binds
+    }
+
+    #[test]
+    fn binds_lists_module_level_names() {
+        let src = "import a.b, c as d\nfrom m import x, y as z\ne = 1\nf: int = 2\ng += 1\n(h, [i, *j]) = k\nfor l in m: pass\nwith n as (o, p): pass\ntry:\n    pass\nexcept E as q:\n    pass\nif (r := 3): pass\ndef s(arg):\n    local = 1\n    global t\nclass U:\n    attr = 1\nmatch v:\n    case [w, *rest]: pass\n    case {**kw}: pass\n    case Point(x=px) as pt: pass\nlambda lam: lam\n";
+        let Binds::Static(names) = binds(src) else { panic!("static") };
+        let expected = [
+            "U", "a", "d", "e", "f", "g", "h", "i", "j", "kw", "l", "o", "p", "pt", "px", "q", "r", "rest",
+            "s", "t", "w", "x", "z",
+        ];
+        assert_eq!(names, expected);
+        assert!(binds(src).lacks("local") && binds(src).lacks("attr") && binds(src).lacks("arg"));
+        assert!(!binds(src).lacks("x"));
+    }
+
+    #[test]
+    fn binds_gives_up_on_dynamic_modules() {
+        for src in [
+            "from m import *\n",
+            "globals()['x'] = 1\n",
+            "def f():\n    vars()\n",
+            "exec('x = 1')\n",
+            "def __getattr__(name):\n    return name\n",
+        ] {
+            assert_eq!(binds(src), Binds::Dynamic, "{src}");
+            assert!(!binds(src).lacks("anything"));
+        }
+        assert_eq!(analyze_module(b"x = 1\n", V, false).expect("parses").binds, Binds::NotAsked);
+    }
+
     #[test]
     fn counts_crlf_and_lone_cr_as_line_ends() {
         let got = imports("x = 1\r\nimport a\rimport b\n");
@@ -337,17 +615,17 @@ mod tests {
     fn invalid_utf8_is_accepted_in_comments_only() {
         // CPython decodes UTF-8 source token by token and never decodes a
         // comment; an explicit `utf8` cookie decodes the whole file strictly.
-        let ok = |b: &[u8]| analyze_bytes(b, V).map(|a| a.imports.len());
+        let ok = |b: &[u8]| analyze_module_imports(b, V).map(|a| a.imports.len());
         assert_eq!(ok(b"# caf\xe9\nimport a\n"), Ok(1));
         assert_eq!(ok(b"import a  # caf\xe9\r\nimport b\n"), Ok(2));
         assert_eq!(ok(b"\xef\xbb\xbf# \xff\nimport a\n"), Ok(1));
         assert_eq!(ok(b"# coding: utf-8\n# \xc3\nimport a\n"), Ok(1));
         assert!(ok(b"# coding: utf8\n# caf\xe9\nimport a\n").is_err());
         for bad in [&b"s = 'caf\xe9'\n"[..], b"caf\xe9 = 1\n", b"s = b'\xe9'\n", b"import a\n\xff\n"] {
-            let err = analyze_bytes(bad, V).unwrap_err();
+            let err = analyze_module_imports(bad, V).unwrap_err();
             assert!(matches!(err, SourceError::Decode { .. } | SourceError::Syntax { .. }), "{err:?}");
         }
-        let err = analyze_bytes(b"import a\nx = '\xe9'\n", V).unwrap_err();
+        let err = analyze_module_imports(b"import a\nx = '\xe9'\n", V).unwrap_err();
         assert!(matches!(err, SourceError::Decode { line: 2, .. }), "{err:?}");
         // The strict decoder still refuses them.
         assert!(decode(b"# caf\xe9\n").is_err());
@@ -355,8 +633,8 @@ mod tests {
 
     #[test]
     fn leading_feff_after_the_bom_is_rejected() {
-        assert!(analyze_bytes(b"\xef\xbb\xbfimport a\n", V).is_ok());
-        assert!(analyze_bytes(b"\xef\xbb\xbf\xef\xbb\xbfimport a\n", V).is_err());
+        assert!(analyze_module_imports(b"\xef\xbb\xbfimport a\n", V).is_ok());
+        assert!(analyze_module_imports(b"\xef\xbb\xbf\xef\xbb\xbfimport a\n", V).is_err());
         assert!(analyze_text("\u{feff}import a\n", V).is_err());
     }
 
@@ -396,7 +674,7 @@ mod tests {
     #[test]
     fn null_bytes_are_rejected() {
         // Before decoding, as CPython does: even where a codec would not see one.
-        assert!(analyze_bytes(b"# coding: utf-16\nimport a\n\0", V).is_err());
+        assert!(analyze_module_imports(b"# coding: utf-16\nimport a\n\0", V).is_err());
         assert!(analyze_text("import a\n\0", V).is_err());
     }
 }

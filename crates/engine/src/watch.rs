@@ -92,8 +92,10 @@ impl Watcher {
 
     /// Make the watched set equal `dirs`. Returns the directories newly
     /// covered (their files should be checked once: a change just before the
-    /// watch began has no event).
-    pub fn watch_dirs(&mut self, dirs: &HashSet<PathBuf>) -> Vec<PathBuf> {
+    /// watch began has no event). With `relink`, a directory already watched
+    /// whose path now leads elsewhere (a symbolic link on the way was
+    /// re-pointed) is watched again at its new place.
+    pub fn watch_dirs(&mut self, dirs: &HashSet<PathBuf>, relink: bool) -> Vec<PathBuf> {
         let mut fresh = Vec::new();
         self.polled.retain(|d| dirs.contains(d));
         #[cfg(target_os = "linux")]
@@ -110,6 +112,9 @@ impl Watcher {
             }
             if let Some(queue) = &mut self.inotify {
                 queue.retain(dirs);
+                if relink {
+                    queue.forget_moved();
+                }
                 for dir in dirs {
                     if queue.contains(dir) || self.polled.contains(dir) {
                         continue;
@@ -201,8 +206,20 @@ mod linux {
         /// Paths per descriptor: one directory may be reached by several
         /// spellings (a link and its target), and inotify gives one watch.
         by_wd: HashMap<WatchDescriptor, Vec<PathBuf>>,
-        by_dir: HashMap<PathBuf, WatchDescriptor>,
+        /// Each watched path, its descriptor and the directory it led to.
+        by_dir: HashMap<PathBuf, (WatchDescriptor, Identity)>,
+        /// Watches removed by us: the kernel's `IN_IGNORED` for them is
+        /// expected, not a sign that anything changed.
+        removed: HashSet<WatchDescriptor>,
         buffer: Box<[u8]>,
+    }
+
+    /// Which directory a path leads to: (device, inode).
+    type Identity = (u64, u64);
+
+    fn identity(dir: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
     }
 
     impl Queue {
@@ -211,6 +228,7 @@ mod linux {
                 inotify: Inotify::init()?,
                 by_wd: HashMap::new(),
                 by_dir: HashMap::new(),
+                removed: HashSet::new(),
                 buffer: vec![0u8; 64 * 1024].into_boxed_slice(),
             })
         }
@@ -235,23 +253,43 @@ mod linux {
                 | WatchMask::MOVE_SELF
                 | WatchMask::ONLYDIR;
             let wd = self.inotify.watches().add(dir, mask)?;
+            self.removed.remove(&wd);
             self.by_wd.entry(wd.clone()).or_default().push(dir.to_path_buf());
-            self.by_dir.insert(dir.to_path_buf(), wd);
+            self.by_dir.insert(dir.to_path_buf(), (wd, identity(dir).unwrap_or_default()));
             Ok(())
         }
 
         pub fn retain(&mut self, dirs: &HashSet<PathBuf>) {
             let gone: Vec<PathBuf> = self.by_dir.keys().filter(|d| !dirs.contains(*d)).cloned().collect();
             for dir in gone {
-                if let Some(wd) = self.by_dir.remove(&dir) {
-                    let remaining = self.by_wd.get_mut(&wd).map(|paths| {
-                        paths.retain(|p| *p != dir);
-                        paths.len()
-                    });
-                    if remaining == Some(0) {
-                        self.by_wd.remove(&wd);
-                        let _ = self.inotify.watches().remove(wd);
-                    }
+                self.unwatch(&dir);
+            }
+        }
+
+        /// Stop watching the paths that lead to another directory than when
+        /// their watch was added (the caller watches them again).
+        pub fn forget_moved(&mut self) {
+            let moved: Vec<PathBuf> = self
+                .by_dir
+                .iter()
+                .filter(|(dir, (_, seen))| identity(dir).is_none_or(|now| now != *seen))
+                .map(|(dir, _)| dir.clone())
+                .collect();
+            for dir in &moved {
+                self.unwatch(dir);
+            }
+        }
+
+        fn unwatch(&mut self, dir: &Path) {
+            let Some((wd, _)) = self.by_dir.remove(dir) else { return };
+            let remaining = self.by_wd.get_mut(&wd).map(|paths| {
+                paths.retain(|p| p != dir);
+                paths.len()
+            });
+            if remaining == Some(0) {
+                self.by_wd.remove(&wd);
+                if self.inotify.watches().remove(wd.clone()).is_ok() {
+                    self.removed.insert(wd);
                 }
             }
         }
@@ -275,10 +313,15 @@ mod linux {
                         .mask
                         .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
                     {
-                        // The directory itself went away or moved: watch it
-                        // again when the engine next refreshes its set.
-                        lost.push(event.wd.clone());
-                        result = Drained::Everything;
+                        if event.mask.contains(EventMask::IGNORED) && self.removed.remove(&event.wd) {
+                            continue; // the end of a watch we removed ourselves
+                        }
+                        if self.by_wd.contains_key(&event.wd) {
+                            // The directory itself went away or moved: watch
+                            // it again when the engine next refreshes its set.
+                            lost.push(event.wd.clone());
+                            result = Drained::Everything;
+                        }
                         continue;
                     }
                     if result == Drained::Everything {

@@ -55,7 +55,14 @@ fn import(module: &str) -> Binding {
 }
 
 fn plan_names(engine: &mut Engine) -> Vec<(String, &'static str, Vec<String>)> {
-    engine.plan(&[]).expect("plan").into_iter().map(|p| (p.module, p.reason, p.after)).collect()
+    engine.poll();
+    engine
+        .plan(&[])
+        .expect("plan")
+        .reloads
+        .into_iter()
+        .map(|p| (p.module, p.reason.as_str(), p.after))
+        .collect()
 }
 
 fn edit(path: &Path, source: &str) {
@@ -129,6 +136,7 @@ fn syntax_errors_fail_the_plan_with_the_module_and_line() {
         .register(1, false, vec![import("leaf")], vec![fx.meta("leaf")], &mut fx.resolver)
         .expect("register");
     edit(&leaf, "X = 1\ndef broken(:\n");
+    assert!(engine.poll());
     match engine.plan(&[]) {
         Err(EngineError::Analysis { module, error, .. }) => {
             assert_eq!(module, "leaf");
@@ -163,7 +171,7 @@ fn forced_reloads_reach_dependents_and_unknown_names_are_refused() {
     engine.register(1, false, vec![import("app")], vec![fx.meta("app")], &mut fx.resolver).expect("register");
     let plan = engine.plan(&["leaf".into()]).expect("plan");
     assert_eq!(
-        plan.iter().map(|p| (p.module.as_str(), p.reason)).collect::<Vec<_>>(),
+        plan.reloads.iter().map(|p| (p.module.as_str(), p.reason.as_str())).collect::<Vec<_>>(),
         [("leaf", "forced"), ("app", "dependent")]
     );
     assert_eq!(engine.plan(&["nope".into()]), Err(EngineError::NotTracked("nope".into())));

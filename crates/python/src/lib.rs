@@ -1,8 +1,10 @@
 //! PyO3 bindings of the LiveImport engine, exposed as `liveimport._engine`.
 //!
-//! Conversions only: every decision is the engine's. Each method runs under
-//! `catch_unwind`, so an internal error surfaces as a Python `RuntimeError`
-//! and never takes the interpreter down.
+//! Conversions only: every decision (and every error's wording) is the
+//! engine's. The engine's answers cross as typed, frozen records. Each
+//! method runs under `catch_unwind`, so an internal error surfaces as a
+//! Python `RuntimeError` and never takes the interpreter down. The typed
+//! surface is `python/liveimport/_engine.pyi`.
 
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,20 +14,16 @@ use liveimport_engine as engine;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyImportError, PyRuntimeError, PySyntaxError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 create_exception!(
     _engine,
     AnalysisError,
     PyException,
-    "A module's source could not be analysed. args: (module, file, line, message, kind)."
+    "A module's source could not be read or parsed. Attributes: module, file, line, message, kind."
 );
 
-/// `(module, name, asname)`, as the Python layer spells a binding record.
+/// `(module, name, asname)`: a binding record, as `liveimport.Binding` spells it.
 type BindingTuple = (String, Option<String>, Option<String>);
-
-/// `(name, file, is_package, cached)`: a module's metadata from the interpreter.
-type ModuleTuple = (String, Option<PathBuf>, bool, Option<PathBuf>);
 
 fn guard<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -52,20 +50,289 @@ fn binding_out(b: engine::Binding) -> BindingTuple {
     (b.module, b.name, b.asname)
 }
 
-fn mode_from(mode: &str) -> PyResult<engine::Mode> {
-    match mode {
-        "events" => Ok(engine::Mode::Events),
-        "polling" => Ok(engine::Mode::Polling),
-        other => Err(PyValueError::new_err(format!(
-            "change detection mode must be 'events' or 'polling', not {other:?}"
-        ))),
+// ---------------------------------------------------------------------------
+// Enums
+
+/// Why a module reloads.
+#[pyclass(module = "liveimport._engine", eq, eq_int, frozen, hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Reason {
+    Modified,
+    Dependent,
+    Forced,
+}
+
+#[pymethods]
+impl Reason {
+    /// The reason's name in reports: `"modified"`, `"dependent"` or `"forced"`.
+    #[getter]
+    fn value(&self) -> &'static str {
+        engine::Reason::from(*self).as_str()
     }
 }
 
-/// Calls a Python function `resolve(names) -> list[None | False | (name, file, is_package, cached)]`.
+impl From<engine::Reason> for Reason {
+    fn from(reason: engine::Reason) -> Reason {
+        match reason {
+            engine::Reason::Modified => Reason::Modified,
+            engine::Reason::Dependent => Reason::Dependent,
+            engine::Reason::Forced => Reason::Forced,
+        }
+    }
+}
+
+impl From<Reason> for engine::Reason {
+    fn from(reason: Reason) -> engine::Reason {
+        match reason {
+            Reason::Modified => engine::Reason::Modified,
+            Reason::Dependent => engine::Reason::Dependent,
+            Reason::Forced => engine::Reason::Forced,
+        }
+    }
+}
+
+/// How changes are detected.
+#[pyclass(module = "liveimport._engine", eq, eq_int, frozen, hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Mode {
+    Events,
+    Polling,
+}
+
+#[pymethods]
+impl Mode {
+    /// `"events"` or `"polling"`.
+    #[getter]
+    fn value(&self) -> &'static str {
+        engine::Mode::from(*self).as_str()
+    }
+}
+
+impl From<Mode> for engine::Mode {
+    fn from(mode: Mode) -> engine::Mode {
+        match mode {
+            Mode::Events => engine::Mode::Events,
+            Mode::Polling => engine::Mode::Polling,
+        }
+    }
+}
+
+impl From<engine::Mode> for Mode {
+    fn from(mode: engine::Mode) -> Mode {
+        match mode {
+            engine::Mode::Events => Mode::Events,
+            engine::Mode::Polling => Mode::Polling,
+        }
+    }
+}
+
+/// What went wrong when a source was analysed.
+#[pyclass(module = "liveimport._engine", eq, eq_int, frozen, hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum FailureKind {
+    /// Not valid Python.
+    Syntax,
+    /// Not text in its declared (or default) encoding.
+    Decode,
+    /// The file could not be read.
+    Unreadable,
+}
+
+// ---------------------------------------------------------------------------
+// Records
+
+/// What the interpreter knows of a loaded module (built by the Python layer).
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+#[derive(Clone, Debug)]
+struct ModuleMeta {
+    name: String,
+    /// Its `.py` source (absolute), or `None` when it has none.
+    file: Option<PathBuf>,
+    is_package: bool,
+    /// Its bytecode file, if any.
+    cached: Option<PathBuf>,
+}
+
+#[pymethods]
+impl ModuleMeta {
+    #[new]
+    #[pyo3(signature = (name, file, is_package, cached=None))]
+    fn new(name: String, file: Option<PathBuf>, is_package: bool, cached: Option<PathBuf>) -> Self {
+        ModuleMeta { name, file, is_package, cached }
+    }
+}
+
+impl From<&ModuleMeta> for engine::ModuleMeta {
+    fn from(meta: &ModuleMeta) -> engine::ModuleMeta {
+        engine::ModuleMeta {
+            name: meta.name.clone(),
+            file: meta.file.clone(),
+            is_package: meta.is_package,
+            cached: meta.cached.clone(),
+        }
+    }
+}
+
+/// One import statement: `import a, b as c` or `from m import x, y as z`.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct Statement {
+    /// Its first line.
+    line: u32,
+    from_import: bool,
+    /// The `from` module (absolute when registered; as written, with
+    /// `level` dots, from `analyze_source`); `None` for `import`.
+    module: Option<String>,
+    level: u32,
+    /// `(name, asname)` pairs.
+    names: Vec<(String, Option<String>)>,
+}
+
+impl From<engine::ImportStmt> for Statement {
+    fn from(stmt: engine::ImportStmt) -> Statement {
+        Statement {
+            line: stmt.line,
+            from_import: stmt.from_import,
+            module: stmt.module,
+            level: stmt.level,
+            names: stmt.names.into_iter().map(|a| (a.name, a.asname)).collect(),
+        }
+    }
+}
+
+/// One reload of a plan.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct PlannedReload {
+    module: String,
+    file: Option<OsString>,
+    reason: Reason,
+    /// Modification time of its file (seconds since the epoch).
+    mtime: f64,
+    /// Modules reloaded earlier in the plan that cause this reload.
+    after: Vec<String>,
+    /// For a modified module that registered `from` imports name: the names
+    /// its new source binds at module level, sorted; `None` when unknown.
+    binds: Option<Vec<String>>,
+}
+
+impl From<engine::PlannedReload> for PlannedReload {
+    fn from(step: engine::PlannedReload) -> PlannedReload {
+        PlannedReload {
+            module: step.module,
+            file: path_out(step.file),
+            reason: step.reason.into(),
+            mtime: step.mtime,
+            after: step.after,
+            binds: match step.binds {
+                engine::Binds::Static(names) => Some(names),
+                engine::Binds::NotAsked | engine::Binds::Dynamic => None,
+            },
+        }
+    }
+}
+
+/// A namespace to rebind after a plan's reloads: all its records, in order.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct Rebind {
+    namespace: u64,
+    records: Vec<BindingTuple>,
+}
+
+/// What a sync must do.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct Plan {
+    reloads: Vec<Py<PlannedReload>>,
+    rebinds: Vec<Py<Rebind>>,
+    /// Some module's imports changed (refresh the import system's caches).
+    imports_changed: bool,
+    /// A one-time warning about change detection for the user.
+    warning: Option<String>,
+}
+
+/// A tracked module.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct TrackedRecord {
+    name: String,
+    file: Option<OsString>,
+    direct: bool,
+    dependencies: Vec<String>,
+    pending: bool,
+}
+
+/// How changes are detected, and over how many directories.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct Detection {
+    mode: Mode,
+    /// Directories watched with file-system events.
+    watched: usize,
+    /// Directories whose files' metadata is polled.
+    polled: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Errors and the resolver
+
+fn analysis_error(py: Python<'_>, module: String, file: PathBuf, error: engine::AnalysisFailure) -> PyErr {
+    let kind = match &error {
+        engine::AnalysisFailure::Source(engine::SourceError::Decode { .. }) => FailureKind::Decode,
+        engine::AnalysisFailure::Source(engine::SourceError::Syntax { .. }) => FailureKind::Syntax,
+        engine::AnalysisFailure::Unreadable(_) => FailureKind::Unreadable,
+    };
+    let message = error.to_string();
+    let err = AnalysisError::new_err(format!("{module}: {message}"));
+    let value = err.value(py);
+    let set = || -> PyResult<()> {
+        value.setattr("module", module)?;
+        value.setattr("file", file.into_os_string())?;
+        value.setattr("line", error.line())?;
+        value.setattr("message", message)?;
+        value.setattr("kind", kind)?;
+        Ok(())
+    };
+    match set() {
+        Ok(()) => err,
+        Err(failed) => failed,
+    }
+}
+
+fn convert(py: Python<'_>, error: engine::EngineError) -> PyErr {
+    match error {
+        engine::EngineError::Analysis { module, file, error } => analysis_error(py, module, file, error),
+        engine::EngineError::NotTracked(_) | engine::EngineError::NoSource(_) => {
+            PyValueError::new_err(error.to_string())
+        }
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+fn syntax_error(error: &engine::SourceError, filename: &str, source: &str) -> PyErr {
+    let (line, column) = match error {
+        engine::SourceError::Syntax { line, column, .. } => (*line, *column),
+        engine::SourceError::Decode { line, .. } => (*line, 0),
+    };
+    let text = source.lines().nth(line.saturating_sub(1) as usize).unwrap_or("").to_owned();
+    PySyntaxError::new_err((error.to_string(), (filename.to_owned(), line, column, text)))
+}
+
+/// Calls a Python function `resolve(names) -> list[ModuleMeta | None]`
+/// (`None`: not loaded; a `ModuleMeta` without a file: no Python source).
 struct PyResolver<'py> {
     func: Bound<'py, PyAny>,
     error: Option<PyErr>,
+}
+
+impl<'py> PyResolver<'py> {
+    fn new(func: Bound<'py, PyAny>) -> Self {
+        PyResolver { func, error: None }
+    }
+
+    fn convert(&mut self, error: engine::EngineError) -> PyErr {
+        match error {
+            engine::EngineError::Resolver(message) => {
+                self.error.take().unwrap_or_else(|| PyRuntimeError::new_err(message))
+            }
+            other => convert(self.func.py(), other),
+        }
+    }
 }
 
 impl engine::Resolver for PyResolver<'_> {
@@ -76,11 +343,12 @@ impl engine::Resolver for PyResolver<'_> {
                 let answer = answer?;
                 out.push(if answer.is_none() {
                     engine::Resolution::Absent
-                } else if answer.is_instance_of::<PyTuple>() {
-                    let (name, file, is_package, cached): ModuleTuple = answer.extract()?;
-                    engine::Resolution::Source(engine::ModuleMeta { name, file, is_package, cached })
                 } else {
-                    engine::Resolution::NoSource
+                    let meta = answer.cast::<ModuleMeta>()?.get();
+                    match meta.file {
+                        None => engine::Resolution::NoSource,
+                        Some(_) => engine::Resolution::Source(meta.into()),
+                    }
                 });
             }
             Ok(out)
@@ -93,102 +361,47 @@ impl engine::Resolver for PyResolver<'_> {
     }
 }
 
-impl PyResolver<'_> {
-    fn convert(&mut self, error: engine::EngineError) -> PyErr {
-        match error {
-            engine::EngineError::Resolver(message) => {
-                self.error.take().unwrap_or_else(|| PyRuntimeError::new_err(message))
-            }
-            other => convert(other),
-        }
-    }
-}
-
-fn convert(error: engine::EngineError) -> PyErr {
-    match error {
-        engine::EngineError::Analysis { module, file, error } => {
-            let kind = match &error {
-                engine::AnalysisFailure::Source(engine::SourceError::Decode { .. }) => "decode",
-                engine::AnalysisFailure::Source(engine::SourceError::Syntax { .. }) => "syntax",
-                engine::AnalysisFailure::Unreadable(_) => "unreadable",
-            };
-            AnalysisError::new_err((module, file.into_os_string(), error.line(), error.to_string(), kind))
-        }
-        engine::EngineError::NotTracked(name) => {
-            PyValueError::new_err(format!("module {name} is not tracked by LiveImport"))
-        }
-        other => PyRuntimeError::new_err(other.to_string()),
-    }
-}
+// ---------------------------------------------------------------------------
+// The engine
 
 /// The engine: owns all of LiveImport's state.
 #[pyclass(module = "liveimport._engine")]
 struct Engine {
     inner: engine::Engine,
-    /// The Python version whose grammar applies (for `analyze_bytes`).
+    /// The Python version whose grammar applies.
     version: (u8, u8),
 }
 
 #[pymethods]
 impl Engine {
     #[new]
-    fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: &str) -> PyResult<Self> {
-        let mode = mode_from(mode)?;
-        guard(|| Ok(Engine { inner: engine::Engine::new(version, workspace, mode), version }))
+    fn new(version: (u8, u8), workspace: Vec<PathBuf>, mode: PyRef<'_, Mode>) -> PyResult<Self> {
+        let mode = *mode;
+        guard(|| Ok(Engine { inner: engine::Engine::new(version, workspace, mode.into()), version }))
     }
 
-    /// Parse registered statements: `(imports, first_other)` where imports are
-    /// `(line, from_import, module, names)`, `module` absolute (relative
-    /// `from` imports resolved against `package`; `None` for `import`) and
-    /// names `[(name, asname)]`. Raises `SyntaxError`, or `ImportError` for a
-    /// relative import that `package` cannot resolve.
-    #[allow(clippy::type_complexity)]
-    fn analyze_statements(
-        &self,
-        source: &str,
-        package: &str,
-    ) -> PyResult<(Vec<(u32, bool, Option<String>, Vec<(String, Option<String>)>)>, Option<(u32, String)>)>
-    {
-        guard(|| {
-            let analysis = self.inner.analyze_statements(source).map_err(|e| match e {
-                engine::SourceError::Syntax { message, line, column } => {
-                    let text = source.lines().nth(line.saturating_sub(1) as usize).unwrap_or("").to_owned();
-                    PySyntaxError::new_err((message, ("<importstmts>", line, column, text)))
-                }
-                engine::SourceError::Decode { message, line } => {
-                    PySyntaxError::new_err((message, ("<importstmts>", line, 0, String::new())))
-                }
-            })?;
-            let mut imports = Vec::with_capacity(analysis.imports.len());
-            for stmt in analysis.imports {
-                let module = if stmt.from_import {
-                    Some(stmt.resolve_from(package).map_err(|e| {
-                        let names: Vec<&str> = stmt.names.iter().map(|a| a.name.as_str()).collect();
-                        PyImportError::new_err(format!(
-                            "Relative import in 'from {} import {}' (line {}): {e}",
-                            stmt.written_module(),
-                            names.join(", "),
-                            stmt.line
-                        ))
-                    })?)
-                } else {
-                    None
-                };
-                let names = stmt.names.into_iter().map(|a| (a.name, a.asname)).collect();
-                imports.push((stmt.line, stmt.from_import, module, names));
+    /// The top-level imports of registered statements, relative `from`
+    /// modules resolved against `package`. Raises `SyntaxError`,
+    /// `ImportError` (a relative import `package` cannot resolve) or
+    /// `ValueError` (another statement, unless `allow_other`).
+    fn analyze_statements(&self, source: &str, package: &str, allow_other: bool) -> PyResult<Vec<Statement>> {
+        guard(|| match self.inner.analyze_statements(source, package, allow_other) {
+            Ok(stmts) => Ok(stmts.into_iter().map(Statement::from).collect()),
+            Err(engine::StatementsError::Syntax(error)) => Err(syntax_error(&error, "<importstmts>", source)),
+            Err(error @ engine::StatementsError::Relative(_)) => {
+                Err(PyImportError::new_err(error.to_string()))
             }
-            Ok((imports, analysis.first_other))
+            Err(error @ engine::StatementsError::Other(_)) => Err(PyValueError::new_err(error.to_string())),
         })
     }
 
-    /// Register records for namespace `ns` and track `modules`
-    /// (`(name, file, is_package, cached)`); atomic.
+    /// Register `records` for namespace `ns` and track `modules`; atomic.
     fn register(
         &mut self,
         ns: u64,
         clear: bool,
         records: Vec<BindingTuple>,
-        modules: Vec<ModuleTuple>,
+        modules: Vec<PyRef<'_, ModuleMeta>>,
         resolver: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         guard(|| {
@@ -196,43 +409,54 @@ impl Engine {
                 .into_iter()
                 .map(|(module, name, asname)| engine::Binding { module, name, asname })
                 .collect();
-            let modules = modules
-                .into_iter()
-                .map(|(name, file, is_package, cached)| engine::ModuleMeta { name, file, is_package, cached })
-                .collect();
-            let mut resolver = PyResolver { func: resolver, error: None };
+            let modules = modules.iter().map(|m| engine::ModuleMeta::from(&**m)).collect();
+            let mut resolver = PyResolver::new(resolver);
             self.inner.register(ns, clear, records, modules, &mut resolver).map_err(|e| resolver.convert(e))
         })
     }
 
-    /// True when some tracked module may be out of date. Cheap when nothing changed.
+    /// True when some tracked module may be out of date. Cheap when nothing
+    /// changed: one non-blocking read, no allocation.
     fn poll(&mut self) -> PyResult<bool> {
         guard(|| Ok(self.inner.poll()))
     }
 
-    /// The reloads to do, in order: `(module, file, reason, mtime, after)`.
-    #[allow(clippy::type_complexity)]
-    fn plan(
-        &mut self,
-        force: Vec<String>,
-    ) -> PyResult<Vec<(String, Option<OsString>, &'static str, f64, Vec<String>)>> {
+    /// The plan of a sync, from what the last `poll()` observed; kept for
+    /// `commit()`. Raises `AnalysisError` or `ValueError` (bad `force`).
+    fn plan(&mut self, py: Python<'_>, force: Vec<String>) -> PyResult<Plan> {
         guard(|| {
-            let plan = self.inner.plan(&force).map_err(convert)?;
-            Ok(plan.into_iter().map(|p| (p.module, path_out(p.file), p.reason, p.mtime, p.after)).collect())
+            let plan = self.inner.plan(&force).map_err(|e| convert(py, e))?;
+            let reloads = plan
+                .reloads
+                .into_iter()
+                .map(|r| Py::new(py, PlannedReload::from(r)))
+                .collect::<PyResult<_>>()?;
+            let rebinds = plan
+                .rebinds
+                .into_iter()
+                .map(|r| {
+                    let records = r.records.into_iter().map(binding_out).collect();
+                    Py::new(py, Rebind { namespace: r.namespace, records })
+                })
+                .collect::<PyResult<_>>()?;
+            Ok(Plan { reloads, rebinds, imports_changed: plan.imports_changed, warning: plan.warning })
         })
     }
 
-    /// The last plan's reloads all succeeded.
+    /// The reloads the next sync would do, in order (nothing is kept).
+    fn preview(&mut self, py: Python<'_>) -> PyResult<Vec<PlannedReload>> {
+        guard(|| {
+            let steps = self.inner.preview().map_err(|e| convert(py, e))?;
+            Ok(steps.into_iter().map(PlannedReload::from).collect())
+        })
+    }
+
+    /// Every reload of the last plan succeeded; all or nothing.
     fn commit(&mut self, resolver: Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver { func: resolver, error: None };
+            let mut resolver = PyResolver::new(resolver);
             self.inner.commit(&mut resolver).map_err(|e| resolver.convert(e))
         })
-    }
-
-    /// Whether the last plan changes some module's imports.
-    fn plan_changes_imports(&self) -> PyResult<bool> {
-        guard(|| Ok(self.inner.plan_changes_imports()))
     }
 
     /// The last plan was rolled back.
@@ -243,37 +467,27 @@ impl Engine {
         })
     }
 
-    /// Per affected namespace: its records in order, flagged when their module reloaded.
-    #[allow(clippy::type_complexity)]
-    fn rebind_plan(&self, modules: Vec<String>) -> PyResult<Vec<(u64, Vec<(BindingTuple, bool)>)>> {
-        guard(|| {
-            Ok(self
-                .inner
-                .rebind_plan(&modules)
-                .into_iter()
-                .map(|(ns, records)| (ns, records.into_iter().map(|(b, r)| (binding_out(b), r)).collect()))
-                .collect())
-        })
-    }
-
+    /// `(namespace id, binding)` per effective registered import.
     #[pyo3(signature = (ns=None))]
     fn registrations(&self, ns: Option<u64>) -> PyResult<Vec<(u64, BindingTuple)>> {
         guard(|| Ok(self.inner.registrations(ns).into_iter().map(|(id, b)| (id, binding_out(b))).collect()))
     }
 
-    /// `(name, file, direct, dependencies, pending)` per tracked module.
+    /// The tracked modules `ns`'s registrations reach (all when `None`).
     #[pyo3(signature = (ns=None))]
-    #[allow(clippy::type_complexity)]
-    fn tracked(
-        &mut self,
-        ns: Option<u64>,
-    ) -> PyResult<Vec<(String, Option<OsString>, bool, Vec<String>, bool)>> {
+    fn tracked(&mut self, ns: Option<u64>) -> PyResult<Vec<TrackedRecord>> {
         guard(|| {
             Ok(self
                 .inner
                 .tracked(ns)
                 .into_iter()
-                .map(|t| (t.name, path_out(t.file), t.direct, t.dependencies, t.pending))
+                .map(|t| TrackedRecord {
+                    name: t.name,
+                    file: path_out(t.file),
+                    direct: t.direct,
+                    dependencies: t.dependencies,
+                    pending: t.pending,
+                })
                 .collect())
         })
     }
@@ -291,7 +505,7 @@ impl Engine {
 
     fn set_workspace(&mut self, dirs: Vec<PathBuf>, resolver: Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver { func: resolver, error: None };
+            let mut resolver = PyResolver::new(resolver);
             self.inner.set_workspace(dirs, &mut resolver).map_err(|e| resolver.convert(e))
         })
     }
@@ -307,18 +521,17 @@ impl Engine {
         })
     }
 
-    /// `(mode, directories watched with events, directories polled)`.
-    fn detection(&self) -> PyResult<(&'static str, usize, usize)> {
+    fn detection(&self) -> PyResult<Detection> {
         guard(|| {
             let (mode, watched, polled) = self.inner.detection();
-            Ok((mode.as_str(), watched, polled))
+            Ok(Detection { mode: mode.into(), watched, polled })
         })
     }
 
-    fn set_mode(&mut self, mode: &str) -> PyResult<()> {
-        let mode = mode_from(mode)?;
+    fn set_mode(&mut self, mode: PyRef<'_, Mode>) -> PyResult<()> {
+        let mode = *mode;
         guard(|| {
-            self.inner.set_mode(mode);
+            self.inner.set_mode(mode.into());
             Ok(())
         })
     }
@@ -327,35 +540,15 @@ impl Engine {
         guard(|| Ok(self.inner.take_warning()))
     }
 
-    /// Decode and analyse a source file's bytes exactly as the engine does for
-    /// tracked files (BOM, coding cookie, then the parser), for differential
-    /// tests of the front end: `(imports, first_other)` with imports
-    /// `(line, from_import, module, level, names)`, `module` as written (not
-    /// resolved). Raises `SyntaxError` for undecodable or invalid source.
-    #[allow(clippy::type_complexity)]
-    fn analyze_bytes(
-        &self,
-        data: &[u8],
-    ) -> PyResult<(Vec<(u32, bool, Option<String>, u32, Vec<(String, Option<String>)>)>, Option<(u32, String)>)>
-    {
+    /// Decode and analyse a module's source bytes as the engine does for
+    /// tracked files (BOM, coding cookie, then the parser), for
+    /// differential tests of the front end: the imports that run at import
+    /// time, `module` as written. Raises `SyntaxError`.
+    fn analyze_source(&self, data: &[u8]) -> PyResult<Vec<Statement>> {
         guard(|| {
-            let failed = |e: engine::SourceError| {
-                let (line, column) = match &e {
-                    engine::SourceError::Syntax { line, column, .. } => (*line, *column),
-                    engine::SourceError::Decode { line, .. } => (*line, 0),
-                };
-                PySyntaxError::new_err((e.to_string(), ("<bytes>", line, column, String::new())))
-            };
-            let analysis = engine::source::analyze_bytes(data, self.version).map_err(failed)?;
-            let imports = analysis
-                .imports
-                .into_iter()
-                .map(|s| {
-                    let names = s.names.into_iter().map(|a| (a.name, a.asname)).collect();
-                    (s.line, s.from_import, s.module, s.level, names)
-                })
-                .collect();
-            Ok((imports, analysis.first_other))
+            let source = engine::source::analyze_module(data, self.version, false)
+                .map_err(|e| syntax_error(&e, "<bytes>", ""))?;
+            Ok(source.imports.into_iter().map(Statement::from).collect())
         })
     }
 
@@ -374,6 +567,16 @@ fn content_hash(data: &[u8]) -> u64 {
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<Reason>()?;
+    m.add_class::<Mode>()?;
+    m.add_class::<FailureKind>()?;
+    m.add_class::<ModuleMeta>()?;
+    m.add_class::<Statement>()?;
+    m.add_class::<PlannedReload>()?;
+    m.add_class::<Rebind>()?;
+    m.add_class::<Plan>()?;
+    m.add_class::<TrackedRecord>()?;
+    m.add_class::<Detection>()?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add("AnalysisError", m.py().get_type::<AnalysisError>())?;
     Ok(())

@@ -1,0 +1,224 @@
+//! Change detection: which tracked modules' files differ from what runs.
+//!
+//! One [`Detector`] owns everything about it: the watcher (file-system
+//! events, or metadata polling where events are unreliable), the map from
+//! files to modules, the modules to check at the next poll, and the stale
+//! set: modules whose file on disk differs from the source they were loaded
+//! from (the content hash is the truth; metadata and events only decide
+//! which files to hash again).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::fingerprint;
+use crate::graph::{ModId, Table};
+use crate::watch::{Drained, Mode, Watcher};
+
+/// What a poll saw besides file contents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// A symbolic link on the way to a tracked file changed, or events were
+    /// lost: the watches must be set up again (and every file checked).
+    pub rewatch: bool,
+    /// Some module's file appeared or disappeared.
+    pub missing_changed: bool,
+}
+
+#[derive(Debug)]
+pub struct Detector {
+    watcher: Watcher,
+    /// The watched modules (reachable ones), in tracking order.
+    watched: Vec<ModId>,
+    /// Watched modules by file (and by link target).
+    by_file: HashMap<PathBuf, Vec<ModId>>,
+    /// Symbolic links on the way to watched files: re-pointing one changes
+    /// which file a module path means.
+    links: HashSet<PathBuf>,
+    /// Whether a path is a symbolic link, as last seen.
+    is_link: HashMap<PathBuf, bool>,
+    /// Watched modules whose directory is polled, not watched with events.
+    polled: Vec<ModId>,
+    /// Modules to check at the next poll.
+    candidates: BTreeSet<ModId>,
+    check_all: bool,
+    /// Watched modules whose file differs from what was loaded.
+    stale: BTreeSet<ModId>,
+    events: Vec<(PathBuf, OsString)>,
+}
+
+impl Detector {
+    pub fn new(mode: Mode) -> Detector {
+        Detector {
+            watcher: Watcher::new(mode),
+            watched: Vec::new(),
+            by_file: HashMap::new(),
+            links: HashSet::new(),
+            is_link: HashMap::new(),
+            polled: Vec::new(),
+            candidates: BTreeSet::new(),
+            check_all: false,
+            stale: BTreeSet::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.watcher.mode()
+    }
+
+    /// Switch modes; the next [`Detector::watch`] applies it.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.watcher.set_mode(mode);
+        self.check_all = true;
+    }
+
+    /// Directories watched with events, and directories polled.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.watcher.watched_count(), self.watcher.polled_dirs().len())
+    }
+
+    pub fn take_warning(&mut self) -> Option<String> {
+        self.watcher.take_warning()
+    }
+
+    /// Give the OS resources back.
+    pub fn release(&mut self) {
+        self.watcher.release();
+    }
+
+    /// Watched modules whose file differs from what was loaded.
+    pub fn stale(&self) -> &BTreeSet<ModId> {
+        &self.stale
+    }
+
+    /// Watch the files of `modules` (and only them). With `relink`, symbolic
+    /// links on the way are looked at again, and directories whose path now
+    /// leads elsewhere are watched at their new place.
+    pub fn watch(&mut self, table: &Table, modules: Vec<ModId>, relink: bool) {
+        self.by_file.clear();
+        self.links.clear();
+        if relink {
+            self.is_link.clear();
+        }
+        let mut dirs: HashSet<PathBuf> = HashSet::new();
+        for &id in &modules {
+            let module = &table.modules[id];
+            for file in module.file.iter().chain(module.target.iter()) {
+                self.by_file.entry(file.clone()).or_default().push(id);
+                if let Some(dir) = file.parent() {
+                    dirs.insert(dir.to_path_buf());
+                }
+            }
+            if let (Some(file), Some(_)) = (&module.file, &module.target) {
+                self.links.insert(file.clone());
+            }
+        }
+        if self.watcher.mode() == Mode::Events {
+            let mut link_dirs = Vec::new();
+            for dir in &dirs {
+                for ancestor in dir.ancestors() {
+                    let is_link = *self
+                        .is_link
+                        .entry(ancestor.to_path_buf())
+                        .or_insert_with(|| std::fs::symlink_metadata(ancestor).is_ok_and(|m| m.is_symlink()));
+                    if is_link && self.links.insert(ancestor.to_path_buf()) {
+                        link_dirs.extend(ancestor.parent().map(Path::to_path_buf));
+                    }
+                }
+            }
+            dirs.extend(link_dirs);
+        }
+        let fresh: HashSet<PathBuf> = self.watcher.watch_dirs(&dirs, relink).into_iter().collect();
+        let polled_dirs = self.watcher.polled_dirs();
+        self.polled.clear();
+        for &id in &modules {
+            let module = &table.modules[id];
+            let (mut polled, mut new) = (false, false);
+            for dir in module.file.iter().chain(module.target.iter()).filter_map(|f| f.parent()) {
+                polled |= polled_dirs.contains(dir);
+                new |= fresh.contains(dir);
+            }
+            if polled {
+                self.polled.push(id);
+            }
+            if new {
+                self.candidates.insert(id);
+            }
+        }
+        self.candidates.retain(|id| *id < table.len());
+        self.stale = modules.iter().copied().filter(|&id| table.modules[id].is_stale()).collect();
+        self.watched = modules;
+    }
+
+    /// Bring the observations of the watched files up to date. With events
+    /// and nothing changed this is one non-blocking `read` and no
+    /// allocation.
+    pub fn poll(&mut self, table: &mut Table) -> Seen {
+        let mut seen = Seen::default();
+        match self.watcher.drain(&mut self.events) {
+            Drained::Nothing => {}
+            Drained::Some => {
+                for (dir, name) in self.events.drain(..) {
+                    let path = dir.join(name);
+                    if self.links.contains(&path) {
+                        seen.rewatch = true;
+                    }
+                    if let Some(ids) = self.by_file.get(&path) {
+                        self.candidates.extend(ids.iter().copied());
+                    }
+                }
+            }
+            Drained::Everything => {
+                self.events.clear();
+                seen.rewatch = true;
+            }
+        }
+        if seen.rewatch {
+            // The caller watches again, then polls again: everything is
+            // checked then.
+            self.check_all = true;
+            return seen;
+        }
+        if self.check_all {
+            self.check_all = false;
+            self.candidates.clear();
+            for i in 0..self.watched.len() {
+                seen.missing_changed |= self.check(table, self.watched[i]);
+            }
+        } else {
+            for i in 0..self.polled.len() {
+                seen.missing_changed |= self.check(table, self.polled[i]);
+            }
+        }
+        while let Some(id) = self.candidates.pop_first() {
+            seen.missing_changed |= self.check(table, id);
+        }
+        seen
+    }
+
+    /// Re-observe one module's file if its metadata says it may have
+    /// changed. Returns whether it appeared or disappeared.
+    fn check(&mut self, table: &mut Table, id: ModId) -> bool {
+        let Some(module) = table.modules.get_mut(id) else { return false };
+        let Some(file) = &module.file else { return false };
+        if !fingerprint::may_differ(file, &module.observed) {
+            return false;
+        }
+        let was_missing = module.is_missing();
+        module.observed = fingerprint::read(file).0;
+        let missing_changed = was_missing != module.is_missing();
+        self.settle(table, id);
+        missing_changed
+    }
+
+    /// Put a watched module in or out of the stale set after its
+    /// observation or its loaded source changed.
+    pub fn settle(&mut self, table: &Table, id: ModId) {
+        if table.modules[id].is_stale() && self.watched.binary_search(&id).is_ok() {
+            self.stale.insert(id);
+        } else {
+            self.stale.remove(&id);
+        }
+    }
+}
