@@ -9,9 +9,10 @@
 //! modules it depends on. This is the rule of the PyPI `liveimport` package,
 //! so the same state always gives the same plan, and the same one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
+use crate::fingerprint;
 use crate::graph::{Dep, ModId};
 use crate::source::Binds;
 use crate::{AnalysisFailure, Engine, EngineError, Resolver};
@@ -208,48 +209,70 @@ impl Engine {
     }
 
     /// Re-read the changed modules (the hash is the truth as of now, and
-    /// their new imports decide the order), then walk.
+    /// their new imports decide the order), then walk. Modules that new
+    /// imports make reachable again are looked at too: they were not
+    /// watched while unreachable.
     #[allow(clippy::type_complexity)]
     fn make_steps(
         &mut self,
         forced: &HashSet<ModId>,
         want_binds: bool,
     ) -> Result<(Vec<Step>, HashMap<ModId, Vec<Dep>>, HashMap<ModId, Binds>), EngineError> {
-        let stale: Vec<ModId> = self.detector.stale().iter().copied().collect();
-        let from_modules: HashSet<&str> = if want_binds && !stale.is_empty() {
+        let mut changed: BTreeSet<ModId> = self.detector.stale().clone();
+        let from_modules: HashSet<String> = if want_binds && !changed.is_empty() {
             self.namespaces
                 .iter()
                 .flat_map(|ns| ns.records.iter())
                 .filter(|record| record.name.is_some())
-                .map(|record| record.module.as_str())
+                .map(|record| record.module.clone())
                 .collect()
         } else {
             HashSet::new()
         };
-        let wanted: Vec<bool> =
-            stale.iter().map(|&id| from_modules.contains(self.table.modules[id].name.as_str())).collect();
         let mut new_deps: HashMap<ModId, Vec<Dep>> = HashMap::new();
         let mut binds: HashMap<ModId, Binds> = HashMap::new();
         let mut blocked_changed = false;
-        for (id, want) in stale.into_iter().zip(wanted) {
-            let Some(file) = self.table.modules[id].file.clone() else { continue };
-            let was_missing = self.table.modules[id].is_missing();
-            let read = self.read_source(id, &file, want);
-            blocked_changed |= was_missing != self.table.modules[id].is_missing();
-            self.detector.settle(&self.table, id);
-            match read {
-                Ok(Some(source)) if self.table.modules[id].is_stale() => {
-                    let deps = self.table.intern_deps(&source.dependencies);
-                    if deps != self.table.modules[id].deps {
-                        new_deps.insert(id, deps);
+        let mut examine: Vec<ModId> = changed.iter().copied().collect();
+        let mut examined: HashSet<ModId> = HashSet::new();
+        while !examine.is_empty() {
+            for id in std::mem::take(&mut examine) {
+                examined.insert(id);
+                let Some(file) = self.table.modules[id].file.clone() else { continue };
+                let module = &self.table.modules[id];
+                if !module.is_stale() && !fingerprint::may_differ(&file, &module.observed) {
+                    continue; // newly reachable, and unchanged
+                }
+                let was_missing = module.is_missing();
+                let want = from_modules.contains(module.name.as_str());
+                let read = self.read_source(id, &file, want);
+                blocked_changed |= was_missing != self.table.modules[id].is_missing();
+                self.detector.settle(&self.table, id);
+                match read {
+                    Ok(Some(source)) if self.table.modules[id].is_stale() => {
+                        changed.insert(id);
+                        let deps = self.table.intern_deps(&source.dependencies);
+                        if deps != self.table.modules[id].deps {
+                            new_deps.insert(id, deps);
+                        }
+                        binds.insert(id, source.binds);
                     }
-                    binds.insert(id, source.binds);
+                    Ok(_) => {
+                        changed.remove(&id);
+                    }
+                    Err(error) => {
+                        let name = self.table.modules[id].name.clone();
+                        return Err(EngineError::Analysis { module: name, file, error });
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => {
-                    let name = self.table.modules[id].name.clone();
-                    return Err(EngineError::Analysis { module: name, file, error });
-                }
+            }
+            if !new_deps.is_empty() {
+                let table = &self.table;
+                let deps_of =
+                    |id: ModId| -> &[Dep] { new_deps.get(&id).map_or(&table.modules[id].deps, |d| d) };
+                let reachable = table.reach(&self.roots(), &deps_of, &|d| self.follows(d));
+                examine = (0..table.len())
+                    .filter(|&id| reachable[id] && !self.reach.reachable[id] && !examined.contains(&id))
+                    .collect();
             }
         }
         if blocked_changed {
@@ -257,13 +280,11 @@ impl Engine {
         }
         let steps = if new_deps.is_empty() {
             self.ensure_order();
-            let changed = self.detector.stale();
             match &self.order {
                 Some(order) => steps(order, &|id| changed.contains(&id), &|id| forced.contains(&id)),
                 None => Vec::new(),
             }
         } else {
-            let changed = self.detector.stale();
             let deps_of =
                 |id: ModId| -> &[Dep] { new_deps.get(&id).map_or(&self.table.modules[id].deps, |d| d) };
             let order = self.walk(&deps_of);
@@ -296,11 +317,13 @@ impl Engine {
                 }
             })
             .collect::<Vec<_>>();
-        let reloaded: HashSet<&str> = reloads.iter().map(|r| r.module.as_str()).collect();
+        // The namespaces a reloaded module was registered in (even when a
+        // later statement superseded its records), as the PyPI package has it.
+        let reloaded: HashSet<ModId> = steps.iter().map(|step| step.id).collect();
         let rebinds = self
             .namespaces
             .iter()
-            .filter(|ns| ns.records.iter().any(|b| reloaded.contains(b.module.as_str())))
+            .filter(|ns| ns.roots.iter().any(|id| reloaded.contains(id)))
             .map(|ns| Rebind { namespace: ns.id, records: ns.records.iter().cloned().collect() })
             .collect();
         Plan { reloads, rebinds, imports_changed: !new_deps.is_empty(), warning: None }
