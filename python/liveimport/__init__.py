@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._api import (
     change_detection,
     pending,
+    poll_lazy_imports,
     register,
     registrations,
     reset,

@@ -32,6 +32,7 @@ from ._types import (
 __all__ = [
     "change_detection",
     "pending",
+    "poll_lazy_imports",
     "register",
     "registrations",
     "reset",
@@ -355,6 +356,15 @@ def _sync(
         return _Outcome(events, leftovers, plan.warning)
     finally:
         _state.syncing = False
+
+
+def poll_lazy_imports() -> None:
+    """Compatibility with the PyPI package, where it starts tracking modules
+    whose lazy import (``sys.lazy_modules``) has resolved since.
+
+    CPython 3.10 to 3.13 have no lazy imports, so there is never anything to
+    do; the function exists so that code written for that package runs.
+    """
 
 
 # ---------------------------------------------------------------------------
