@@ -23,7 +23,7 @@ $(DEPS): $(VENV)/bin/python pyproject.toml
 	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" \
 	    "ipython>=8" "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5" \
-	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5"
+	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5" "mypy>=1.10"
 	touch $@
 
 $(BUILT): $(DEPS) $(SOURCES)
@@ -32,11 +32,13 @@ $(BUILT): $(DEPS) $(SOURCES)
 
 build: $(BUILT)
 
-check: $(DEPS)
+check: $(BUILT)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VPY) -m ruff check python tests bench examples docs
 	$(VPY) -m ruff format --check python
+	$(VPY) -m mypy
+	$(VPY) -m mypy.stubtest liveimport._engine
 
 rust-test:
 	cargo test --release -p liveimport-engine --quiet

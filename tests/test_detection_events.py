@@ -124,3 +124,28 @@ def test_many_modules_in_many_directories(project, detection):
     assert [e.module for e in events] == ["d33.m2", "d49.m0", "app"]
     assert sys.modules["d33.m2"].V == "edited"
     assert [e.module for e in project.sync()] == []
+
+
+def test_a_watch_removed_by_liveimport_does_not_force_a_full_recheck(project):
+    previous = liveimport.change_detection()
+    liveimport.change_detection("events")
+    try:
+        project.write("lib/helper.py", "H = 1\n")
+        project.write("app.py", "import sys\nsys.path.insert(0, 'lib')\nimport helper\n")
+        sys.path.insert(0, str(project.path("lib")))
+        project.register("import app")
+        assert "helper" in liveimport.tracked()
+        watched = _api._state.engine.detection().watched
+        # app stops importing helper: lib/ is no longer watched, and the
+        # kernel reports the end of that watch (IN_IGNORED).
+        project.write("app.py", "X = 1\n")
+        assert [e.module for e in project.sync()] == ["app"]
+        assert _api._state.engine.detection().watched == watched - 1
+        before = _api._state.engine.detection().full_checks
+        for _ in range(3):
+            assert not _api._state.engine.poll()
+        assert _api._state.engine.detection().full_checks == before
+    finally:
+        liveimport.change_detection(previous)
+        sys.path.remove(str(project.path("lib")))
+        sys.modules.pop("helper", None)

@@ -13,13 +13,15 @@ from __future__ import annotations
 from ._api import (
     change_detection,
     pending,
-    poll_lazy_imports,
     register,
     registrations,
     reset,
     sync,
     tracked,
     workspace,
+)
+from ._api import (
+    poll_lazy_imports as poll_lazy_imports,
 )
 from ._ipython import (
     auto_sync,

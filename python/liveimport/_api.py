@@ -218,9 +218,10 @@ def register(
                     raise _missing(f"No name {name} in {module_name}", statement)
                 _require_bound(namespace, asname or name, statement)
             track(module_name)
-            submodule = sys.modules.get(f"{module_name}.{name}")
+            submodule_name = f"{module_name}.{name}"
+            submodule = sys.modules.get(submodule_name)
             if submodule is not None and getattr(module, name, None) is submodule:
-                track(submodule.__name__)
+                track(submodule_name)
             records.append((module_name, name, asname))
 
     if not records and not clear:

@@ -393,8 +393,9 @@ class _Integration:
         setattr(shell, _SHELL_ATTR, self)
         shell.events.register("pre_run_cell", self.pre_run_cell)
         shell.events.register("post_run_cell", self.post_run_cell)
-        shell.register_magic_function(self.cell_magic, "cell", "liveimport")
-        shell.register_magic_function(self.line_magic, "line", "liveimport")
+        # (IPython's annotations of this decorated method are wrong.)
+        shell.register_magic_function(self.cell_magic, "cell", "liveimport")  # type: ignore[arg-type]
+        shell.register_magic_function(self.line_magic, "line", "liveimport")  # type: ignore[arg-type]
         self.apply_hidden_magic_setting()
 
     def apply_hidden_magic_setting(self) -> None:

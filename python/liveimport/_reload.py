@@ -134,19 +134,20 @@ def execute(
             continue
         values: dict[str, Any] = {}
         for record in rebind.records:
-            step = reloaded.get(record[0])
+            planned = reloaded.get(record[0])
             try:
                 pairs = _values(record)
             except Failure:
-                if step is not None:
+                if planned is not None:
                     raise
                 continue  # that module did not reload; leave its names be
-            if step is not None and step.binds is not None and record[1] is not None:
+            if planned is not None and planned.binds is not None and record[1] is not None:
                 for name, _value in pairs:
                     source_name = name if record[1] == "*" else record[1]
-                    if _is_leftover(step, source_name, tx):
+                    if _is_leftover(planned, source_name, tx):
                         leftovers.setdefault(
-                            (step.module, source_name), StaleNameWarning(step.module, source_name)
+                            (planned.module, source_name),
+                            StaleNameWarning(planned.module, source_name),
                         )
             values.update(pairs)
         tx.assign(namespace, values)

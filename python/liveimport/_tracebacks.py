@@ -8,6 +8,7 @@ later cells get one line instead of the whole block again.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from types import TracebackType
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 #: Directory of the standard library's importlib, hidden likewise.
-_IMPORTLIB_DIR = os.path.dirname(os.path.abspath(__import__("importlib").__file__))
+_IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__ or ""))
 
 
 def short_path(path: str | None) -> str:
@@ -131,7 +132,7 @@ def format_error(
     lines = list(header)
     try:
         if isinstance(shown, SyntaxError):
-            body = shell.SyntaxTB.structured_traceback(type(shown), shown, [])
+            body = shell.SyntaxTB.structured_traceback(type(shown), shown, None)
             body = [chunk.rstrip("\n") for chunk in body]
         elif message_only:
             body = shell.InteractiveTB.get_exception_only(type(shown), shown)

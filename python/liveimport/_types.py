@@ -27,10 +27,10 @@ class _StrEnum(str, enum.Enum):
     the PyPI package keeps working."""
 
     def __str__(self) -> str:
-        return self.value
+        return str.__str__(self)
 
     def __repr__(self) -> str:
-        return repr(self.value)
+        return repr(str.__str__(self))
 
 
 class Reason(_StrEnum):

@@ -45,6 +45,8 @@ pub struct Detector {
     /// Watched modules whose file differs from what was loaded.
     stale: BTreeSet<ModId>,
     events: Vec<(PathBuf, OsString)>,
+    /// How many polls had to check every watched file.
+    full_checks: u64,
 }
 
 impl Detector {
@@ -60,6 +62,7 @@ impl Detector {
             check_all: false,
             stale: BTreeSet::new(),
             events: Vec::new(),
+            full_checks: 0,
         }
     }
 
@@ -73,9 +76,10 @@ impl Detector {
         self.check_all = true;
     }
 
-    /// Directories watched with events, and directories polled.
-    pub fn counts(&self) -> (usize, usize) {
-        (self.watcher.watched_count(), self.watcher.polled_dirs().len())
+    /// Directories watched with events, directories polled, and how many
+    /// polls had to check every watched file.
+    pub fn counts(&self) -> (usize, usize, u64) {
+        (self.watcher.watched_count(), self.watcher.polled_dirs().len(), self.full_checks)
     }
 
     pub fn take_warning(&mut self) -> Option<String> {
@@ -182,6 +186,7 @@ impl Detector {
         }
         if self.check_all {
             self.check_all = false;
+            self.full_checks += 1;
             self.candidates.clear();
             for i in 0..self.watched.len() {
                 seen.missing_changed |= self.check(table, self.watched[i]);

@@ -117,6 +117,19 @@ pub enum StatementsError {
     Other(String),
 }
 
+/// How changes are detected, as introspection shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detection {
+    pub mode: Mode,
+    /// Directories watched with file-system events.
+    pub watched: usize,
+    /// Directories whose files' metadata is polled.
+    pub polled: usize,
+    /// How many polls had to check every tracked file (events lost, a
+    /// watched directory gone, a symbolic link changed, a mode switch).
+    pub full_checks: u64,
+}
+
 /// A tracked module, as introspection shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackedInfo {
@@ -281,11 +294,10 @@ impl Engine {
         !self.detector.stale().is_empty()
     }
 
-    /// The change-detection mode and how many directories are watched with
-    /// events and polled.
-    pub fn detection(&self) -> (Mode, usize, usize) {
-        let (watched, polled) = self.detector.counts();
-        (self.detector.mode(), watched, polled)
+    /// How changes are detected now.
+    pub fn detection(&self) -> Detection {
+        let (watched, polled, full_checks) = self.detector.counts();
+        Detection { mode: self.detector.mode(), watched, polled, full_checks }
     }
 
     pub fn set_mode(&mut self, mode: Mode) {

@@ -266,6 +266,8 @@ struct Detection {
     watched: usize,
     /// Directories whose files' metadata is polled.
     polled: usize,
+    /// How many polls had to check every tracked file.
+    full_checks: u64,
 }
 
 // ---------------------------------------------------------------------------
@@ -523,8 +525,13 @@ impl Engine {
 
     fn detection(&self) -> PyResult<Detection> {
         guard(|| {
-            let (mode, watched, polled) = self.inner.detection();
-            Ok(Detection { mode: mode.into(), watched, polled })
+            let d = self.inner.detection();
+            Ok(Detection {
+                mode: d.mode.into(),
+                watched: d.watched,
+                polled: d.polled,
+                full_checks: d.full_checks,
+            })
         })
     }
 
