@@ -33,6 +33,7 @@ def k(kernel, request):
         liveimport.reset()
         liveimport.auto_sync(True, grace={GRACE}, report=True)
         liveimport.hidden_cell_magic(True)
+        liveimport.patching(False)
         importlib.invalidate_caches()
         """
     )
@@ -630,3 +631,43 @@ def test_force_reload_error(k):
     text = cell.error_text()
     assert "boom in fe_a" in text and "fe_a.py" in text and "rolled back" in text
     assert k.value("V") == 1
+
+
+def test_patching_keeps_objects_working_after_a_reload(k):
+    source = (
+        "import enum\n\nclass Shape:\n    def __init__(self, side):\n        self.side = side\n"
+        "    def area(self):\n        return self.side ** {p}\n\n"
+        "class Kind(enum.Enum):\n    SQUARE = 1\n\ndef describe(s):\n    return 'v{p}'\n"
+    )
+    write(k.cwd / "pa_shapes.py", source.replace("{p}", "2"))
+    cell = k.ok("%liveimport --patch on")
+    assert cell.stdout == "LiveImport: patching is on.\n"
+    k.ok("%%liveimport\nfrom pa_shapes import Shape, Kind, describe")
+    k.ok("s = Shape(3)\nkind = Kind.SQUARE\nhandlers = {'d': describe}\nbound = s.area")
+    write(k.cwd / "pa_shapes.py", source.replace("{p}", "3"))
+    k.pause()
+    cell = k.ok("(s.area(), bound(), isinstance(s, Shape), kind is Kind.SQUARE, handlers['d'](s))")
+    assert cell.result == "(27, 27, True, True, 'v3')"
+    assert report_lines(cell)[0].startswith("Reloaded pa_shapes modified")
+    assert "Patching is on" in k.ok("%liveimport").all_text()
+
+
+def test_stale_objects_are_listed_in_the_report(k):
+    write(k.cwd / "so_pts.py", "class Point:\n    __slots__ = ('x',)\n")
+    k.ok("%%liveimport\nfrom so_pts import Point")
+    k.ok("p = Point()\npoints = [Point()]")
+    write(k.cwd / "so_pts.py", "class Point:\n    __slots__ = ('x', 'y')\n")
+    k.pause()
+    cell = k.ok("1")
+    assert report_lines(cell)[1] == (
+        "Old objects: p (Point from so_pts, replaced: patching is off), "
+        "points[0] (Point from so_pts, replaced: patching is off)"
+    )
+    k.ok("%liveimport --patch on\nq = Point()")
+    write(k.cwd / "so_pts.py", "class Point:\n    __slots__ = ('x', 'y', 'z')\n")
+    k.pause()
+    cell = k.ok("1")
+    # Only instances of the class this sync replaced (p is older still).
+    assert report_lines(cell)[1] == (
+        "Old objects: q (Point from so_pts, replaced: its __slots__ changed)"
+    )

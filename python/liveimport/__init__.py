@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ._api import (
     change_detection,
+    last_sync,
+    patching,
     pending,
     register,
     registrations,
@@ -36,6 +38,8 @@ from ._types import (
     Reason,
     ReloadEvent,
     StaleNameWarning,
+    StaleObject,
+    SyncReport,
     TrackedModule,
 )
 from ._version import __version__
@@ -48,12 +52,16 @@ __all__ = (
     "workspace",
     "tracked",
     "pending",
+    "last_sync",
+    "patching",
     "registrations",
     "reset",
     "change_detection",
     "ReloadEvent",
     "ModuleError",
     "StaleNameWarning",
+    "StaleObject",
+    "SyncReport",
     "Binding",
     "TrackedModule",
     "Reason",

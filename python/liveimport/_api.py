@@ -12,25 +12,30 @@ import importlib
 import os
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from . import _reload
+from . import _patch, _reload
 from ._engine import AnalysisError, Engine, Mode, ModuleMeta
 from ._types import (
     Binding,
     DetectionMode,
     ReloadEvent,
     StaleNameWarning,
+    StaleObject,
+    SyncReport,
     TrackedModule,
     analysis_error,
 )
 
 __all__ = [
     "change_detection",
+    "last_sync",
+    "patching",
     "pending",
     "poll_lazy_imports",
     "register",
@@ -61,6 +66,10 @@ class _State:
         # their ids stay theirs.
         self.namespaces: dict[int, dict[str, Any]] = {}
         self.syncing = False
+        #: Keep the identity of functions and classes across reloads.
+        self.patching = False
+        #: What the last sync that did something did.
+        self.last: SyncReport | None = None
 
 
 _state = _State()
@@ -250,6 +259,7 @@ class _Outcome:
 
     events: list[ReloadEvent] = field(default_factory=list)
     leftovers: list[StaleNameWarning] = field(default_factory=list)
+    stale_objects: list[StaleObject] = field(default_factory=list)
     detection_warning: str | None = None
 
 
@@ -318,6 +328,7 @@ def _sync(
     if not polled and not engine.poll() and not forced:
         return _NOTHING
     _state.syncing = True
+    started = time.perf_counter()
     try:
         # 2. Plan: the engine reads what changed and decides what reloads.
         failure: AnalysisError | None = None
@@ -329,7 +340,7 @@ def _sync(
             raise analysis_error(failure)
         if not plan.reloads:
             return _Outcome(detection_warning=plan.warning)
-        tx = _reload.Transaction()
+        tx = _reload.Transaction(patching=_state.patching)
         try:
             # 3. Execute and 4. rebind: the interpreter's work, every change
             # remembered by the transaction.
@@ -351,12 +362,44 @@ def _sync(
             ReloadEvent(step.module, step.reason.value, step.mtime, list(step.after))
             for step in plan.reloads
         ]
+        stale = _patch.stale_objects(tx.replaced, list(_state.namespaces.values()))
+        _state.last = SyncReport(
+            events, leftovers, stale, None, time.perf_counter() - started, time.time()
+        )
         if observer is not None:
             for event in events:
                 observer(event)
-        return _Outcome(events, leftovers, plan.warning)
+        return _Outcome(events, leftovers, stale, plan.warning)
+    except BaseException as error:
+        _state.last = SyncReport([], [], [], error, time.perf_counter() - started, time.time())
+        raise
     finally:
         _state.syncing = False
+
+
+def patching(enabled: bool | None = None) -> bool:
+    """Switch in-place patching on or off; returns the setting in force.
+
+    Off (the default), a reload rebinds the registered names to the new
+    objects, as the PyPI package does, and objects made before it keep the
+    old classes and functions. On, every top-level function and class that
+    existed before a reload and still exists keeps its identity: the old
+    object receives the new definition, so existing instances, references
+    held anywhere, callbacks and bound methods run the new code, and
+    ``isinstance`` and pickling keep working. Where identity cannot be kept
+    (bases, metaclass, ``__slots__`` or layout changed, an Enum's members
+    changed, a closure's free variables changed), the new object replaces
+    the old one; :func:`last_sync` lists the variables still holding
+    instances of such classes. A module can opt out with
+    ``__liveimport_patch__ = False`` in its source. A failed sync undoes its
+    patches.
+
+    Args:
+        enabled: The new setting; ``None`` only reads it.
+    """
+    if enabled is not None:
+        _state.patching = bool(enabled)
+    return _state.patching
 
 
 def poll_lazy_imports() -> None:
@@ -366,6 +409,13 @@ def poll_lazy_imports() -> None:
     CPython 3.10 to 3.13 have no lazy imports, so there is never anything to
     do; the function exists so that code written for that package runs.
     """
+
+
+def last_sync() -> SyncReport | None:
+    """What the last sync that had something to do did: its reloads, the
+    leftover names, the stale objects, its error (if it failed) and how long
+    it took; ``None`` before the first one."""
+    return _state.last
 
 
 # ---------------------------------------------------------------------------

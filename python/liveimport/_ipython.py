@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import _status, _tracebacks
-from ._api import _Outcome, _state, _sync, register, sync, tracked
-from ._types import ModuleError, ReloadEvent, StaleNameWarning
+from ._api import _Outcome, _state, _sync, patching, register, tracked
+from ._types import ModuleError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -73,6 +73,9 @@ LiveImport keeps the modules you import in %%liveimport cells up to date.
                                      pending reloads
   %liveimport --reload MODULE [...]  reload these tracked modules now (and the
                                      modules that depend on them), then rebind
+  %liveimport --patch on|off         keep the identity of functions and classes
+                                     across reloads: existing objects get the new
+                                     code (off by default)
   %liveimport --help                 show this help
 
 Options may be abbreviated -r and -h. Text after '#' is a comment.
@@ -287,14 +290,25 @@ def _display(bundle: dict[str, str]) -> None:
     display(bundle, raw=True)
 
 
-def _display_report(events: Sequence[ReloadEvent], leftovers: Sequence[StaleNameWarning]) -> None:
-    """Show one line per reload (and per leftover name), marked as LiveImport's.
+#: At most this many stale objects are listed in a report.
+_STALE_LISTED = 5
 
-    Markdown (a console block of the events, as the PyPI package shows
-    them), HTML (the same lines, labelled) and plain text are offered;
-    front ends pick the richest they render.
+
+def _display_report(outcome: _Outcome) -> None:
+    """Show one line per reload (and per leftover name and stale object),
+    marked as LiveImport's.
+
+    Markdown (a console block, as the PyPI package shows reloads), HTML (the
+    same lines, labelled) and plain text are offered; front ends pick the
+    richest they render.
     """
-    lines = [str(event) for event in events] + [f"Warning: {w}" for w in leftovers]
+    lines = [str(event) for event in outcome.events]
+    lines += [f"Warning: {leftover}" for leftover in outcome.leftovers]
+    stale = outcome.stale_objects
+    if stale:
+        listed = ", ".join(str(item) for item in stale[:_STALE_LISTED])
+        more = f", and {len(stale) - _STALE_LISTED} more" if len(stale) > _STALE_LISTED else ""
+        lines.append(f"Old objects: {listed}{more}")
     markdown = "```console\n" + "\n".join(lines) + "\n```"
     label = '<span style="font-weight:600;color:var(--jp-brand-color1,#1976d2)">LiveImport</span> '
     rows = "".join(f"<div>{label}{html.escape(line)}</div>" for line in lines)
@@ -493,7 +507,7 @@ class _Integration:
 
     def show(self, outcome: _Outcome, error: BaseException | None) -> None:
         if outcome.events and _SETTINGS.report:
-            _display_report(outcome.events, outcome.leftovers)
+            _display_report(outcome)
         if outcome.detection_warning:
             print(f"LiveImport: {outcome.detection_warning}", file=sys.stderr)
         if error is None:
@@ -580,23 +594,26 @@ class _Integration:
             raise _tracebacks.render_with(exc, lines) from None
 
     def line_magic(self, line: str) -> None:
-        """Show LiveImport's state, or reload modules now.
+        """Show LiveImport's state, change a setting, or reload modules now.
 
         Usage::
 
             %liveimport                        # status
             %liveimport --reload MODULE [...]  # forced reload
+            %liveimport --patch on|off         # in-place patching
             %liveimport --help
 
-        Without arguments, shows the imports registered for this notebook,
-        every tracked module (registered directly, or tracked because a
-        tracked module imports it), its dependencies and source file, and the
-        reloads pending for the next sync, in the order it will do them.
+        Without arguments, shows the settings, the imports registered for
+        this notebook, every tracked module (registered directly, or tracked
+        because a tracked module imports it), its dependencies and source
+        file, and the reloads pending for the next sync, in the order it
+        will do them.
 
         ``--reload`` (``-r``) reloads the named tracked modules now even if
         their source is unchanged, together with every module that depends on
         them, in dependency order, then rebinds the registered names and
-        reports the reloads.
+        reports the reloads. ``--patch on`` keeps the identity of functions
+        and classes across reloads (see :func:`liveimport.patching`).
         """
         from IPython.core.error import UsageError
 
@@ -604,19 +621,21 @@ class _Integration:
         if not words:
             self.show_status()
             return
-        option, rest = words[0], words[1:]
-        if option in ("-h", "--help") and not rest:
-            print(_LINE_MAGIC_USAGE)
-            return
-        if option in ("-r", "--reload"):
-            if not rest:
-                raise UsageError("%liveimport --reload: name at least one module to reload")
-            options = [word for word in rest if word.startswith("-")]
-            if options:
-                raise UsageError(f"%liveimport: unknown option {options[0]!r}")
-            self.force_reload(rest)
-            return
-        raise UsageError(f"%liveimport: unknown argument {option!r}\n{_LINE_MAGIC_USAGE}")
+        while words:
+            option = words.pop(0)
+            if option in ("-h", "--help"):
+                print(_LINE_MAGIC_USAGE)
+            elif option in ("-r", "--reload"):
+                names = _take_names(words)
+                if not names:
+                    raise UsageError("%liveimport --reload: name at least one module to reload")
+                self.force_reload(names)
+            elif option == "--patch":
+                state = _take_switch(option, words)
+                patching(state)
+                print(f"LiveImport: patching is {'on' if state else 'off'}.")
+            else:
+                raise UsageError(f"%liveimport: unknown argument {option!r}\n{_LINE_MAGIC_USAGE}")
 
     def force_reload(self, modules: Sequence[str]) -> None:
         from IPython.core.error import UsageError
@@ -629,10 +648,8 @@ class _Integration:
             raise UsageError(
                 f"%liveimport --reload: not a tracked module: {names} (tracked modules: {hint})"
             )
-        events: list[ReloadEvent] = []
         try:
-            with _leftovers_shown_as_report() as leftovers:
-                sync(force=tuple(dict.fromkeys(modules)), observer=events.append)
+            outcome = _sync(tuple(dict.fromkeys(modules)))
         except ModuleError as exc:
             header = [
                 f"LiveImport: {_tracebacks.describe_failure(exc)}.",
@@ -643,8 +660,8 @@ class _Integration:
             raise _tracebacks.render_with(exc, lines) from None
         except ValueError as exc:
             raise UsageError(f"%liveimport --reload: {exc}") from None
-        if events:
-            _display_report(events, leftovers)
+        if outcome.events:
+            _display_report(outcome)
         else:
             print("LiveImport: nothing was reloaded.")
 
@@ -656,31 +673,21 @@ class _Integration:
         _display({"text/markdown": markdown, "text/plain": plain})
 
 
-class _leftovers_shown_as_report:  # noqa: N801 - used as a context manager
-    """Collect the StaleNameWarnings of a sync for the report instead of
-    letting them go to the warnings machinery."""
+def _take_names(words: list[str]) -> list[str]:
+    """The words up to the next option."""
+    names = []
+    while words and not words[0].startswith("-"):
+        names.append(words.pop(0))
+    return names
 
-    def __enter__(self) -> list[StaleNameWarning]:
-        import warnings
 
-        self._catcher = warnings.catch_warnings(record=True)
-        self._records = self._catcher.__enter__()
-        warnings.simplefilter("always", StaleNameWarning)
-        self.leftovers: list[StaleNameWarning] = []
-        return self.leftovers
+def _take_switch(option: str, words: list[str]) -> bool:
+    from IPython.core.error import UsageError
 
-    def __exit__(self, *exc: object) -> None:
-        import warnings
-
-        records = self._records
-        self._catcher.__exit__(None, None, None)
-        for record in records:
-            if isinstance(record.message, StaleNameWarning):
-                self.leftovers.append(record.message)
-            else:
-                warnings.warn_explicit(
-                    record.message, record.category, record.filename, record.lineno
-                )
+    value = words.pop(0).lower() if words else ""
+    if value not in ("on", "off"):
+        raise UsageError(f"%liveimport {option}: say on or off")
+    return value == "on"
 
 
 def _looks_like_bootstrap(info: ExecutionInfo | None) -> bool:

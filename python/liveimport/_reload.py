@@ -9,15 +9,19 @@ was.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import linecache
 import os
 import sys
 import traceback
+import types
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from . import _patch
 from ._types import ModuleError, StaleNameWarning
 
 if TYPE_CHECKING:
@@ -45,72 +49,133 @@ class Failure(Exception):
 
 
 class Transaction:
-    """What one sync changed in the interpreter, in order, to undo it."""
+    """What one sync changed in the interpreter, to undo it.
 
-    def __init__(self) -> None:
-        #: (name, module or None if it was not loaded, its previous contents)
-        self.modules: list[tuple[str, ModuleType | None, dict[str, Any]]] = []
-        #: (namespace, name, previous value or _ABSENT)
-        self.names: list[tuple[dict[str, Any], str, Any]] = []
+    Every change (a module re-executed, a name written into a namespace, an
+    attribute or closure cell of a patched object) first records how to
+    undo it; :meth:`rollback` undoes them all, newest first.
+    """
+
+    def __init__(self, patching: bool = False) -> None:
+        self.patching = patching
+        #: Each reloaded module's dictionary before this sync.
+        self.before: dict[str, dict[str, Any]] = {}
+        #: Classes whose identity could not be kept (for the report).
+        self.replaced: list[_patch.Replacement] = []
+        self._undo: list[Callable[[], None]] = []
 
     # -- execute ---------------------------------------------------------------
 
     def reload(self, step: PlannedReload) -> None:
-        """Re-execute one module of the plan in its existing namespace."""
+        """Re-execute one module of the plan in its existing namespace (and,
+        with patching on, keep its functions' and classes' identity)."""
         name, file = step.module, _str(step.file)
         module = sys.modules.get(name)
-        self.modules.append((name, module, dict(module.__dict__) if module is not None else {}))
+        before = dict(module.__dict__) if module is not None else {}
+        self.before[name] = before
+        self._undo.append(functools.partial(_restore_module, name, module, before))
         if step.reason.value == "modified":
             _forget_bytecode(file)
         try:
             if module is None:
                 # The user removed it from sys.modules: import it afresh, as
                 # running the import statement again would.
-                importlib.import_module(name)
+                module = importlib.import_module(name)
             else:
                 importlib.reload(module)
         except BaseException as error:  # noqa: BLE001 - every failure rolls back
             raise Failure(name, file, "reload", error) from None
         if file:
             linecache.checkcache(file)
+        self.replaced += _patch.patch_module(module, before, self, self.patching)
 
-    def previous(self, module: str) -> dict[str, Any] | None:
-        """A reloaded module's contents before this sync."""
-        for name, _module, contents in self.modules:
-            if name == module:
-                return contents
-        return None
-
-    # -- rebind ----------------------------------------------------------------
+    # -- the journal --------------------------------------------------------------
 
     def assign(self, namespace: dict[str, Any], values: dict[str, Any]) -> None:
-        """Write names into a namespace, remembering what they were."""
+        """Write names into a namespace."""
         for key in values:
-            self.names.append((namespace, key, namespace.get(key, _ABSENT)))
+            self._undo.append(
+                functools.partial(_restore_item, namespace, key, namespace.get(key, _ABSENT))
+            )
         namespace.update(values)
 
-    # -- undo --------------------------------------------------------------------
+    def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        """Set an attribute of an existing object (a class's own, for a class)."""
+        if isinstance(obj, type):
+            previous = obj.__dict__.get(name, _ABSENT)
+        else:
+            previous = getattr(obj, name, _ABSENT)
+        self._undo.append(functools.partial(_restore_attr, obj, name, previous))
+        setattr(obj, name, value)
+
+    def del_attr(self, obj: Any, name: str) -> None:
+        """Delete a class's own attribute."""
+        self._undo.append(functools.partial(_restore_attr, obj, name, obj.__dict__[name]))
+        delattr(obj, name)
+
+    def set_cell(self, cell: types.CellType, value: Any) -> None:
+        """Set a closure cell's contents (``_patch._EMPTY``: empty it)."""
+        try:
+            previous = cell.cell_contents
+        except ValueError:
+            previous = _patch._EMPTY
+        self._undo.append(functools.partial(_restore_cell, cell, previous))
+        _restore_cell(cell, value)
+
+    def replace_dict(self, obj: Any, values: dict[str, Any]) -> None:
+        """Replace the contents of an object's ``__dict__`` (a function's)."""
+        contents = obj.__dict__
+        self._undo.append(functools.partial(_restore_dict, contents, dict(contents)))
+        _restore_dict(contents, values)
 
     def rollback(self) -> None:
-        """Put every namespace and module back as it was, newest change first.
+        """Undo every change, newest first."""
+        while self._undo:
+            self._undo.pop()()
 
-        A module's dictionary is restored in place and never emptied on the
-        way (another thread may be using the module).
-        """
-        for namespace, key, value in reversed(self.names):
-            if value is _ABSENT:
-                namespace.pop(key, None)
-            else:
-                namespace[key] = value
-        for name, module, contents in reversed(self.modules):
-            if module is None:
-                sys.modules.pop(name, None)
-                continue
-            namespace = module.__dict__
-            namespace.update(contents)
-            for key in [key for key in namespace if key not in contents]:
-                del namespace[key]
-            sys.modules[name] = module
+
+def _restore_module(name: str, module: ModuleType | None, contents: dict[str, Any]) -> None:
+    """A module as it was: its dictionary restored in place, never emptied on
+    the way (another thread may be using the module); or not loaded."""
+    if module is None:
+        sys.modules.pop(name, None)
+        return
+    namespace = module.__dict__
+    namespace.update(contents)
+    for key in [key for key in namespace if key not in contents]:
+        del namespace[key]
+    sys.modules[name] = module
+
+
+def _restore_item(namespace: dict[str, Any], key: str, value: Any) -> None:
+    if value is _ABSENT:
+        namespace.pop(key, None)
+    else:
+        namespace[key] = value
+
+
+def _restore_attr(obj: Any, name: str, value: Any) -> None:
+    if value is _ABSENT:
+        if name in getattr(obj, "__dict__", {}):
+            delattr(obj, name)
+    else:
+        setattr(obj, name, value)
+
+
+def _restore_cell(cell: types.CellType, value: Any) -> None:
+    if value is _patch._EMPTY:
+        try:
+            del cell.cell_contents
+        except ValueError:
+            pass
+    else:
+        cell.cell_contents = value
+
+
+def _restore_dict(contents: dict[str, Any], values: dict[str, Any]) -> None:
+    contents.update(values)
+    for key in [key for key in contents if key not in values]:
+        del contents[key]
 
 
 def execute(
@@ -198,7 +263,7 @@ def _is_leftover(step: PlannedReload, name: str, tx: Transaction) -> bool:
     if binds is None or name in binds:
         return False
     module = sys.modules.get(step.module)
-    before = tx.previous(step.module)
+    before = tx.before.get(step.module)
     if module is None or before is None or name not in before:
         return False
     value = module.__dict__.get(name, _ABSENT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._api import pending, registrations, tracked
+from ._api import patching, pending, registrations, tracked
 from ._tracebacks import short_path
 from ._types import ModuleError, ReloadEvent
 
@@ -50,7 +50,14 @@ def settings_lines(settings: Settings) -> list[str]:
         if settings.hidden_magic
         else "#_%%liveimport is not recognised (liveimport.hidden_cell_magic(True))."
     )
-    return [sync, report, hidden]
+    patch = (
+        "Patching is on: functions and classes keep their identity across reloads, so "
+        "existing objects run the new code."
+        if patching()
+        else "Patching is off: reloads rebind names; objects made before keep the old code "
+        "(%liveimport --patch on changes that)."
+    )
+    return [sync, report, hidden, patch]
 
 
 def render(namespace: dict[str, Any], settings: Settings, where: str) -> tuple[str, str]:

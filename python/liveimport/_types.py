@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Binding",
+    "StaleObject",
+    "SyncReport",
     "DetectionMode",
     "ModuleError",
     "Reason",
@@ -201,6 +203,55 @@ class StaleNameWarning(UserWarning):
         )
         self.module = module
         self.name = name
+
+
+@dataclass(frozen=True)
+class StaleObject:
+    """A variable of a registered namespace that still holds an instance of
+    a class the sync replaced (its identity could not be kept).
+
+    ``str()`` reads ``p (Point from geometry, replaced: its __slots__ changed)``.
+
+    Attributes:
+        path: How to reach it: ``p``, ``points[2]``, ``by_name['a']``.
+        type_name: The class's name.
+        module: The module that defines it.
+        reason: Why it was replaced (``"patching is off"``, ``"its
+            __slots__ changed"``, ...).
+    """
+
+    path: str
+    type_name: str
+    module: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.type_name} from {self.module}, replaced: {self.reason})"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What the last sync did (:func:`liveimport.last_sync`).
+
+    Attributes:
+        events: The reloads, in order (empty when it failed).
+        leftovers: Registered names left over from a module's previous
+            version (each also warned about).
+        stale_objects: Variables of the registered namespaces (and one level
+            into their containers) that hold instances of a class the sync
+            replaced.
+        error: The error that stopped it (the sync was rolled back), or
+            ``None``.
+        seconds: How long it took.
+        finished: When it ended (``time.time()``).
+    """
+
+    events: list[ReloadEvent]
+    leftovers: list[StaleNameWarning]
+    stale_objects: list[StaleObject]
+    error: BaseException | None
+    seconds: float
+    finished: float
 
 
 def _time_ago(seconds: float) -> str:
