@@ -57,11 +57,23 @@ class Cell:
 
     @property
     def reports(self) -> list[str]:
-        """Reload reports: Markdown console blocks, without the fences."""
+        """Reload reports: their Markdown console blocks (the reloads, as the
+        PyPI package shows them), without the fences."""
         found = []
         for md in self.markdown:
-            if md.startswith("```console\n") and md.endswith("\n```"):
-                found.append(md[len("```console\n") : -len("\n```")])
+            if md.startswith("```console\n") and "\n```" in md:
+                found.append(md[len("```console\n") : md.index("\n```")])
+        return found
+
+    @property
+    def notes(self) -> list[str]:
+        """The lines after a report's console block (leftover names, re-run
+        hints, old objects), one per note."""
+        found = []
+        for md in self.markdown:
+            if md.startswith("```console\n") and "\n```\n\n" in md:
+                rest = md.split("\n```\n\n", 1)[1]
+                found += [line.rstrip().strip("`") for line in rest.split("  \n")]
         return found
 
     @property

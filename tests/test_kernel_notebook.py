@@ -42,8 +42,8 @@ def reports(cell) -> list[str]:
     lines = []
     for out in cell.get("outputs", []):
         md = out.get("data", {}).get("text/markdown", "") if "data" in out else ""
-        if md.startswith("```console\n"):
-            lines += md[len("```console\n") : -len("\n```")].splitlines()
+        if md.startswith("```console\n"):  # the reloads; notes may follow the block
+            lines += md[len("```console\n") : md.index("\n```")].splitlines()
     return lines
 
 

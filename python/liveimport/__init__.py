@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ._api import (
     change_detection,
+    exclude,
+    include,
     last_sync,
     patching,
     pending,
@@ -26,6 +28,7 @@ from ._api import (
     poll_lazy_imports as poll_lazy_imports,
 )
 from ._ipython import (
+    auto_register,
     auto_sync,
     hidden_cell_magic,
     load_ipython_extension,
@@ -37,6 +40,7 @@ from ._types import (
     ModuleError,
     Reason,
     ReloadEvent,
+    RerunHint,
     StaleNameWarning,
     StaleObject,
     SyncReport,
@@ -48,10 +52,13 @@ __all__ = (
     "register",
     "sync",
     "auto_sync",
+    "auto_register",
     "hidden_cell_magic",
     "workspace",
     "tracked",
     "pending",
+    "exclude",
+    "include",
     "last_sync",
     "patching",
     "registrations",
@@ -62,6 +69,7 @@ __all__ = (
     "StaleNameWarning",
     "StaleObject",
     "SyncReport",
+    "RerunHint",
     "Binding",
     "TrackedModule",
     "Reason",

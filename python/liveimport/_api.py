@@ -25,6 +25,7 @@ from ._types import (
     Binding,
     DetectionMode,
     ReloadEvent,
+    RerunHint,
     StaleNameWarning,
     StaleObject,
     SyncReport,
@@ -34,6 +35,8 @@ from ._types import (
 
 __all__ = [
     "change_detection",
+    "exclude",
+    "include",
     "last_sync",
     "patching",
     "pending",
@@ -70,6 +73,9 @@ class _State:
         self.patching = False
         #: What the last sync that did something did.
         self.last: SyncReport | None = None
+        #: Finds the earlier cells that used what a sync changed (set by the
+        #: IPython integration; None outside IPython).
+        self.hinter: Callable[[dict[int, _reload.Changed], set[str]], list[RerunHint]] | None = None
 
 
 _state = _State()
@@ -88,6 +94,12 @@ def _describe(name: str) -> ModuleMeta | None:
     file = os.path.abspath(origin) if isinstance(origin, str) and origin.endswith(".py") else None
     cached = spec.cached if isinstance(spec.cached, str) else None
     return ModuleMeta(name, file, spec.submodule_search_locations is not None, cached)
+
+
+def _in_workspace(name: str) -> bool:
+    """Whether loaded module `name` has a Python source in the workspace."""
+    meta = _describe(name)
+    return meta is not None and meta.file is not None and _state.engine.in_workspace(meta.file)
 
 
 def _resolve(names: list[str]) -> list[ModuleMeta | None]:
@@ -261,6 +273,7 @@ class _Outcome:
     leftovers: list[StaleNameWarning] = field(default_factory=list)
     stale_objects: list[StaleObject] = field(default_factory=list)
     detection_warning: str | None = None
+    rerun: list[RerunHint] = field(default_factory=list)
 
 
 def sync(
@@ -363,13 +376,16 @@ def _sync(
             for step in plan.reloads
         ]
         stale = _patch.stale_objects(tx.replaced, list(_state.namespaces.values()))
+        rerun = []
+        if _state.hinter is not None:
+            rerun = _state.hinter(tx.changed, {step.module for step in plan.reloads})
         _state.last = SyncReport(
-            events, leftovers, stale, None, time.perf_counter() - started, time.time()
+            events, leftovers, stale, None, time.perf_counter() - started, time.time(), rerun
         )
         if observer is not None:
             for event in events:
                 observer(event)
-        return _Outcome(events, leftovers, stale, plan.warning)
+        return _Outcome(events, leftovers, stale, plan.warning, rerun)
     except BaseException as error:
         _state.last = SyncReport([], [], [], error, time.perf_counter() - started, time.time())
         raise
@@ -409,6 +425,34 @@ def poll_lazy_imports() -> None:
     CPython 3.10 to 3.13 have no lazy imports, so there is never anything to
     do; the function exists so that code written for that package runs.
     """
+
+
+def exclude(*modules: str) -> frozenset[str]:
+    """Exclude modules from reloading; returns the excluded set.
+
+    An excluded module is never reloaded and its edits are ignored, and it
+    carries no reload through it: a module that imports it does not reload
+    because of it (as if its file were missing). Useful for a module that
+    loads a large dataset when it is imported. Names need not be tracked
+    yet. ``exclude()`` with no names only returns the set; :func:`include`
+    undoes it. Exclusions survive :func:`reset`. (To track modules outside
+    the workspace, widen it: ``workspace(path, extend=True)``.)
+    """
+    engine = _state.engine
+    if modules:
+        engine.exclude(list(modules))
+    return frozenset(engine.excluded())
+
+
+def include(*modules: str) -> frozenset[str]:
+    """Undo :func:`exclude` for these modules; returns the excluded set.
+
+    A module edited while it was excluded reloads at the next sync (its file
+    differs from what is loaded), and the modules that depend on it after it.
+    """
+    engine = _state.engine
+    engine.include(list(modules))
+    return frozenset(engine.excluded())
 
 
 def last_sync() -> SyncReport | None:
@@ -478,6 +522,7 @@ def tracked(namespace: dict[str, Any] | None = None) -> dict[str, TrackedModule]
             record.direct,
             tuple(record.dependencies),
             record.pending,
+            record.excluded,
         )
         for record in _state.engine.tracked(ns)
     }

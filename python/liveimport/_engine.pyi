@@ -178,6 +178,8 @@ class TrackedRecord:
     def dependencies(self) -> list[str]: ...
     @property
     def pending(self) -> bool: ...
+    @property
+    def excluded(self) -> bool: ...
 
 @final
 class Detection:
@@ -266,6 +268,23 @@ class Engine:
     def analyze_source(self, data: bytes) -> list[Statement]:
         """The imports that run when a module with this source is imported
         (for differential tests of the parser). Raises ``SyntaxError``."""
+
+    def exclude(self, names: Sequence[str]) -> None:
+        """Exclude modules by name: never reloaded, and they carry no reload."""
+
+    def include(self, names: Sequence[str]) -> None:
+        """Undo ``exclude``."""
+
+    def in_workspace(self, file: str | PathLike[str]) -> bool:
+        """Whether `file` lies in the workspace."""
+
+    def excluded(self) -> list[str]:
+        """The excluded module names, sorted."""
+
+    def cell_uses(self, source: str) -> tuple[list[str], list[str]]:
+        """What a notebook cell reads: the names it loads that it did not
+        assign before, and the dotted attribute chains it loads from them;
+        empty when it does not parse."""
 
     def _panic_for_test(self) -> None:
         """Fail inside the engine (tests that a panic becomes RuntimeError)."""

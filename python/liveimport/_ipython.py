@@ -32,17 +32,30 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from . import _status, _tracebacks
-from ._api import _Outcome, _state, _sync, patching, register, tracked
-from ._types import ModuleError
+from ._api import (
+    _in_workspace,
+    _Outcome,
+    _state,
+    _sync,
+    exclude,
+    include,
+    patching,
+    register,
+    tracked,
+)
+from ._hints import CellIndex
+from ._reload import Changed
+from ._types import ModuleError, RerunHint
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
 __all__ = [
+    "auto_register",
     "auto_sync",
     "hidden_cell_magic",
     "load_ipython_extension",
@@ -76,6 +89,12 @@ LiveImport keeps the modules you import in %%liveimport cells up to date.
   %liveimport --patch on|off         keep the identity of functions and classes
                                      across reloads: existing objects get the new
                                      code (off by default)
+  %liveimport --auto on|off          zero-config mode: every cell registers its
+                                     imports of workspace modules (off by default)
+  %liveimport --hints on|off         list the earlier cells that used what a
+                                     reload changed, for %rerun (on by default)
+  %liveimport --exclude MODULE [...] never reload these modules (nor through them)
+  %liveimport --include MODULE [...] undo --exclude
   %liveimport --help                 show this help
 
 Options may be abbreviated -r and -h. Text after '#' is a comment.
@@ -101,6 +120,12 @@ class Settings:
     grace: float = 1.0
     report: bool = True
     hidden_magic: bool = True
+    #: List the earlier cells that used what a sync changed.
+    hints: bool = True
+    #: At most this many of them.
+    hint_limit: int = 10
+    #: Register every cell's imports of workspace modules (zero-config mode).
+    auto_register: bool = False
 
 
 #: The settings. A reload of this module keeps them; an installation made by
@@ -113,6 +138,8 @@ def auto_sync(
     *,
     grace: float | None = None,
     report: bool | None = None,
+    hints: bool | None = None,
+    hint_limit: int | None = None,
 ) -> None:
     """Configure automatic syncing before notebook cells.
 
@@ -129,12 +156,24 @@ def auto_sync(
         sees one consistent set of module versions from start to finish.
     :param report: Show the reloads in the cell's output (default ``True``).
         Errors are always shown.
-    :raises ValueError: ``grace`` is negative or not a number.
+    :param hints: After a sync that reloaded something, also list the
+        earlier cells whose code used what changed, ready for IPython's
+        ``%rerun`` (default ``True``). :func:`liveimport.last_sync` gives
+        them as ``rerun``.
+    :param hint_limit: List at most this many cells (default ``10``).
+    :raises ValueError: ``grace`` is negative or not a number, or
+        ``hint_limit`` is below 1.
     """
     if grace is not None:
         grace = float(grace)
         if math.isnan(grace) or grace < 0:
             raise ValueError(f"grace must be a number of seconds >= 0, not {grace!r}")
+    if hint_limit is not None and int(hint_limit) < 1:
+        raise ValueError(f"hint_limit must be at least 1, not {hint_limit!r}")
+    if hints is not None:
+        _SETTINGS.hints = bool(hints)
+    if hint_limit is not None:
+        _SETTINGS.hint_limit = int(hint_limit)
     if enabled is not None:
         _SETTINGS.auto_sync = bool(enabled)
     if grace is not None:
@@ -144,6 +183,25 @@ def auto_sync(
     integration = _current_integration()
     if integration is not None and not _SETTINGS.auto_sync:
         integration.held = None
+
+
+def auto_register(enabled: bool | None = None) -> bool:
+    """Zero-config mode: register every cell's imports of workspace modules.
+
+    When on, every cell that runs without error registers its own top-level
+    imports of modules whose files lie in the workspace, as if it were a
+    ``%%liveimport`` cell; imports of modules outside it (numpy, the
+    standard library) are left alone. Off (the default), only
+    ``%%liveimport`` cells register. Turning it off keeps what was
+    registered. A cell without ``import`` costs nothing; one with imports,
+    one parse. In a notebook: ``%liveimport --auto on|off``.
+
+    :param enabled: The new setting; ``None`` only reads it.
+    :returns: The setting in force.
+    """
+    if enabled is not None:
+        _SETTINGS.auto_register = bool(enabled)
+    return _SETTINGS.auto_register
 
 
 def hidden_cell_magic(enabled: bool | None = None) -> None:
@@ -249,7 +307,11 @@ def _install(shell: InteractiveShell) -> None:
         # A fresh copy of this module: the settings stay those in force.
         try:
             _SETTINGS = Settings(
-                adopted.auto_sync, adopted.grace, adopted.report, adopted.hidden_magic
+                **{
+                    f.name: getattr(adopted, f.name)
+                    for f in fields(Settings)
+                    if hasattr(adopted, f.name)
+                }
             )
         except AttributeError:  # pragma: no cover - a much older installation
             pass
@@ -257,6 +319,9 @@ def _install(shell: InteractiveShell) -> None:
     integration = _Integration(shell)
     if previous is not None:
         integration.last_cell_end = getattr(previous, "last_cell_end", -math.inf)
+        index = getattr(previous, "index", None)
+        if isinstance(index, CellIndex):
+            integration.index = index
     integration.install()
 
 
@@ -277,6 +342,7 @@ def _remove_everything(shell: InteractiveShell) -> None:
         delattr(manager.user_magics, "liveimport")
     if hasattr(shell, _SHELL_ATTR):
         delattr(shell, _SHELL_ATTR)
+    _state.hinter = None
 
 
 # ---------------------------------------------------------------------------
@@ -295,21 +361,33 @@ _STALE_LISTED = 5
 
 
 def _display_report(outcome: _Outcome) -> None:
-    """Show one line per reload (and per leftover name and stale object),
-    marked as LiveImport's.
+    """Show one line per reload, then the notes (leftover names, re-run
+    hints, old objects), marked as LiveImport's.
 
-    Markdown (a console block, as the PyPI package shows reloads), HTML (the
-    same lines, labelled) and plain text are offered; front ends pick the
-    richest they render.
+    Markdown (the reloads as a console block, exactly as the PyPI package
+    shows them, the notes after it), HTML (every line, labelled) and plain
+    text are offered; front ends pick the richest they render.
     """
-    lines = [str(event) for event in outcome.events]
-    lines += [f"Warning: {leftover}" for leftover in outcome.leftovers]
+    events = [str(event) for event in outcome.events]
+    lines = [f"Warning: {leftover}" for leftover in outcome.leftovers]
+    if outcome.rerun:
+        limit = _SETTINGS.hint_limit
+        hints = outcome.rerun[:limit]
+        text = ", ".join(str(hint) for hint in hints)
+        if len(outcome.rerun) > limit:
+            text += f", and {len(outcome.rerun) - limit} more"
+        counts = " ".join(str(hint.count) for hint in hints)
+        lines.append(f"Cells that used changed names: {text} — %rerun {counts}")
     stale = outcome.stale_objects
     if stale:
         listed = ", ".join(str(item) for item in stale[:_STALE_LISTED])
         more = f", and {len(stale) - _STALE_LISTED} more" if len(stale) > _STALE_LISTED else ""
         lines.append(f"Old objects: {listed}{more}")
-    markdown = "```console\n" + "\n".join(lines) + "\n```"
+    markdown = "```console\n" + "\n".join(events) + "\n```"
+    if lines:
+        notes = "  \n".join("`" + line.replace("`", "'") + "`" for line in lines)
+        markdown += "\n\n" + notes
+    lines = events + lines
     label = '<span style="font-weight:600;color:var(--jp-brand-color1,#1976d2)">LiveImport</span> '
     rows = "".join(f"<div>{label}{html.escape(line)}</div>" for line in lines)
     markup = (
@@ -395,6 +473,8 @@ class _Integration:
         self.interrupt: _InterruptCell | None = None
         #: the auto-sync error shown last, while it persists (see _tracebacks.error_key)
         self.shown_error: tuple[object, ...] | None = None
+        #: what the session's cells read, for re-run hints
+        self.index = CellIndex(_state.engine)
 
     @property
     def settings(self) -> Settings:
@@ -411,6 +491,7 @@ class _Integration:
         shell.register_magic_function(self.cell_magic, "cell", "liveimport")  # type: ignore[arg-type]
         shell.register_magic_function(self.line_magic, "line", "liveimport")  # type: ignore[arg-type]
         self.apply_hidden_magic_setting()
+        _state.hinter = self.hints_for
 
     def apply_hidden_magic_setting(self) -> None:
         cleanup = self.shell.input_transformers_cleanup
@@ -487,15 +568,59 @@ class _Integration:
             self.show(outcome, error)
 
     def post_run_cell(self, result: ExecutionResult | None = None) -> None:
-        """Remember when the cell ended; the grace period starts now."""
+        """Remember when the cell ended (the grace period starts now); index
+        what it read; in zero-config mode, register its imports."""
         if self.nested:
             return
         self.last_cell_end = time.monotonic()
+        info = getattr(result, "info", None)
+        raw = getattr(info, "raw_cell", None)
+        count = getattr(result, "execution_count", None)
+        if isinstance(raw, str) and raw and getattr(info, "store_history", False):
+            settings = _SETTINGS
+            try:
+                if settings.hints and isinstance(count, int):
+                    source = self.shell.transform_cell(raw) if "%" in raw or "!" in raw else raw
+                    key = getattr(info, "cell_id", None) or raw
+                    self.index.add(key, count, source)
+                if settings.auto_register and "import" in raw and result is not None:
+                    if result.success:
+                        self.register_imports(raw)
+            except Exception as exc:  # pragma: no cover - a bug in LiveImport
+                print(f"LiveImport: internal error after the cell: {exc!r}", file=sys.stderr)
         if self.interrupt is not None:
             transformers = self.shell.ast_transformers
             if self.interrupt in transformers:
                 transformers.remove(self.interrupt)
             self.interrupt = None
+
+    def register_imports(self, raw: str) -> None:
+        """Zero-config mode: register the cell's imports of workspace modules."""
+        try:
+            statements = _state.engine.analyze_statements(self.shell.transform_cell(raw), "", True)
+        except (SyntaxError, ImportError, ValueError):
+            return
+        lines = []
+        for stmt in statements:
+            for name, asname in stmt.names:
+                module = stmt.module if stmt.from_import else name
+                if module is None or not _in_workspace(module):
+                    continue
+                text = f"from {module} import {name}" if stmt.from_import else f"import {name}"
+                lines.append(text + (f" as {asname}" if asname else ""))
+        if not lines:
+            return
+        try:
+            register(self.shell.user_ns, "\n".join(lines))
+        except (ValueError, ImportError, SyntaxError, ModuleError) as exc:
+            print(f"LiveImport: this cell's imports were not registered: {exc}", file=sys.stderr)
+
+    def hints_for(self, changed: dict[int, Changed], reloaded: set[str]) -> list[RerunHint]:
+        """The earlier cells that used what a sync changed in this notebook."""
+        if not _SETTINGS.hints:
+            return []
+        mine = changed.get(id(self.shell.user_ns))
+        return [] if mine is None else self.index.hints(mine, reloaded)
 
     def stop_cell(self) -> None:
         """Make the cell about to run raise KeyboardInterrupt instead of running."""
@@ -634,6 +759,18 @@ class _Integration:
                 state = _take_switch(option, words)
                 patching(state)
                 print(f"LiveImport: patching is {'on' if state else 'off'}.")
+            elif option == "--auto":
+                state = _take_switch(option, words)
+                auto_register(state)
+                print(f"LiveImport: zero-config mode is {'on' if state else 'off'}.")
+            elif option == "--hints":
+                state = _take_switch(option, words)
+                auto_sync(hints=state)
+                print(f"LiveImport: re-run hints are {'on' if state else 'off'}.")
+            elif option in ("--exclude", "--include"):
+                names = _take_names(words)
+                excluded = exclude(*names) if option == "--exclude" else include(*names)
+                print(f"LiveImport: excluded modules: {', '.join(sorted(excluded)) or 'none'}.")
             else:
                 raise UsageError(f"%liveimport: unknown argument {option!r}\n{_LINE_MAGIC_USAGE}")
 

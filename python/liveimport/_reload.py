@@ -18,6 +18,7 @@ import sys
 import traceback
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,17 @@ class Failure(Exception):
         return ModuleError(self.module, self.phase, self.file, line_in(self.error, self.file))
 
 
+@dataclass
+class Changed:
+    """What a sync changed in one namespace, for re-run hints."""
+
+    #: Names rebound from modules that reloaded (``from m import n``, ``*``).
+    names: set[str]
+    #: Names bound to modules (``import a.b as x``: ``x`` → ``"a.b"``), whose
+    #: attributes a cell may read through them (``x.f``).
+    modules: dict[str, str]
+
+
 class Transaction:
     """What one sync changed in the interpreter, to undo it.
 
@@ -62,6 +74,8 @@ class Transaction:
         self.before: dict[str, dict[str, Any]] = {}
         #: Classes whose identity could not be kept (for the report).
         self.replaced: list[_patch.Replacement] = []
+        #: Per rebound namespace (by id): what changed in it, for re-run hints.
+        self.changed: dict[int, Changed] = {}
         self._undo: list[Callable[[], None]] = []
 
     # -- execute ---------------------------------------------------------------
@@ -198,6 +212,7 @@ def execute(
         if namespace is None:
             continue
         values: dict[str, Any] = {}
+        changed = tx.changed.setdefault(rebind.namespace, Changed(set(), {}))
         for record in rebind.records:
             planned = reloaded.get(record[0])
             try:
@@ -206,6 +221,11 @@ def execute(
                 if planned is not None:
                     raise
                 continue  # that module did not reload; leave its names be
+            if record[1] is None:
+                # A module bound by name: a path to attributes of modules.
+                changed.modules[pairs[0][0]] = pairs[0][1].__name__
+            elif planned is not None:
+                changed.names.update(name for name, _value in pairs)
             if planned is not None and planned.binds is not None and record[1] is not None:
                 for name, _value in pairs:
                     source_name = name if record[1] == "*" else record[1]

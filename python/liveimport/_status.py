@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._api import patching, pending, registrations, tracked
+from ._api import exclude, patching, pending, registrations, tracked
 from ._tracebacks import short_path
 from ._types import ModuleError, ReloadEvent
 
@@ -57,7 +57,24 @@ def settings_lines(settings: Settings) -> list[str]:
         else "Patching is off: reloads rebind names; objects made before keep the old code "
         "(%liveimport --patch on changes that)."
     )
-    return [sync, report, hidden, patch]
+    auto = (
+        "Zero-config mode is on: every cell registers its imports of workspace modules."
+        if settings.auto_register
+        else "Only %%liveimport cells register imports (%liveimport --auto on: every cell does)."
+    )
+    hints = (
+        f"After a reload, the cells that used what changed are listed (up to "
+        f"{settings.hint_limit}), for %rerun."
+        if settings.hints
+        else "Re-run hints are off (%liveimport --hints on)."
+    )
+    lines = [sync, report, hidden, patch, auto, hints]
+    excluded = exclude()
+    if excluded:
+        lines.append(
+            "Excluded (never reloaded, nor through them): " + ", ".join(sorted(excluded)) + "."
+        )
+    return lines
 
 
 def render(namespace: dict[str, Any], settings: Settings, where: str) -> tuple[str, str]:
@@ -78,6 +95,8 @@ def render(namespace: dict[str, Any], settings: Settings, where: str) -> tuple[s
     planned = {event.module: event for event in plan}
 
     def state(name: str) -> str:
+        if modules[name].excluded:
+            return "excluded"
         event = planned.get(name)
         if event is None:
             return (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Binding",
+    "RerunHint",
     "StaleObject",
     "SyncReport",
     "DetectionMode",
@@ -91,6 +92,7 @@ class TrackedModule:
             workspace).
         dependencies: Tracked modules it imports, in source order.
         pending: Out of date: it will reload at the next sync.
+        excluded: Excluded by :func:`liveimport.exclude`: never reloaded.
     """
 
     name: str
@@ -98,6 +100,7 @@ class TrackedModule:
     direct: bool
     dependencies: tuple[str, ...]
     pending: bool
+    excluded: bool = False
 
 
 class ReloadEvent:
@@ -230,6 +233,25 @@ class StaleObject:
 
 
 @dataclass(frozen=True)
+class RerunHint:
+    """An earlier notebook cell that used what a sync changed.
+
+    ``str()`` reads ``In [7] (Cart, report.summary)``; ``%rerun 7`` runs the
+    cell again.
+
+    Attributes:
+        count: Its execution count (the ``7`` of ``In [7]``).
+        uses: The changed names, and attributes of reloaded modules, it read.
+    """
+
+    count: int
+    uses: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"In [{self.count}] ({', '.join(self.uses)})"
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """What the last sync did (:func:`liveimport.last_sync`).
 
@@ -244,6 +266,9 @@ class SyncReport:
             ``None``.
         seconds: How long it took.
         finished: When it ended (``time.time()``).
+        rerun: In IPython, the earlier cells of the session that used what
+            the sync changed, in execution order (see
+            :func:`liveimport.auto_sync`'s ``hints``).
     """
 
     events: list[ReloadEvent]
@@ -252,6 +277,7 @@ class SyncReport:
     error: BaseException | None
     seconds: float
     finished: float
+    rerun: list[RerunHint] = field(default_factory=list)
 
 
 def _time_ago(seconds: float) -> str:

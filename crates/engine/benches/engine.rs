@@ -96,6 +96,7 @@ fn layered(n: usize, width: usize) -> (Table, Vec<usize>) {
             in_workspace: true,
             deps,
             loaded: Some(1),
+            excluded: false,
             observed: Observed::Present {
                 meta: liveimport_engine::fingerprint::Meta {
                     size: 1,

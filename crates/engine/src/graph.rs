@@ -84,6 +84,8 @@ pub struct Module {
     pub loaded: Option<ContentHash>,
     /// The file as last observed.
     pub observed: Observed,
+    /// Excluded by the user: never reloaded, and carries no reload.
+    pub excluded: bool,
 }
 
 impl Module {
@@ -100,6 +102,11 @@ impl Module {
     /// module is skipped by syncs and carries no reload to its importers.
     pub fn is_missing(&self) -> bool {
         self.file.is_none() || matches!(self.observed, Observed::Missing | Observed::Directory)
+    }
+
+    /// Not entered by the reload walk: missing, or excluded.
+    pub fn is_blocked(&self) -> bool {
+        self.excluded || self.is_missing()
     }
 }
 
@@ -233,6 +240,7 @@ pub(crate) mod tests {
                 in_workspace: true,
                 deps,
                 loaded: Some(0),
+                excluded: false,
                 observed: Observed::Present {
                     meta: crate::fingerprint::Meta { size: 0, mtime_ns: 0, ctime_ns: 0, ino: 0, dev: 0 },
                     hash: 0,

@@ -18,7 +18,7 @@ pub mod source;
 pub mod track;
 pub mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 pub use bindings::Binding;
@@ -76,6 +76,9 @@ pub enum EngineError {
     /// `force` named a module that has no source file to reload from.
     #[error("module {0} has no Python source file to reload")]
     NoSource(String),
+    /// `force` named an excluded module.
+    #[error("module {0} is excluded (liveimport.include() it first)")]
+    Excluded(String),
     /// The resolver failed.
     #[error("{0}")]
     Resolver(String),
@@ -140,6 +143,8 @@ pub struct TrackedInfo {
     pub dependencies: Vec<String>,
     /// Out of date: the next sync reloads it.
     pub pending: bool,
+    /// Excluded: never reloaded, carries no reload.
+    pub excluded: bool,
 }
 
 /// One namespace's registrations.
@@ -181,6 +186,9 @@ pub struct Engine {
     relink: bool,
     pub(crate) detector: Detector,
     pub(crate) pending: Option<Pending>,
+    /// Modules the user excluded, by name (tracked or not yet): kept by
+    /// `reset()`.
+    pub(crate) excluded: BTreeSet<String>,
 }
 
 impl Engine {
@@ -199,7 +207,41 @@ impl Engine {
             relink: false,
             detector: Detector::new(mode),
             pending: None,
+            excluded: BTreeSet::new(),
         }
+    }
+
+    /// Exclude modules (by name): never reloaded, their edits ignored, and
+    /// they carry no reload to the modules that import them.
+    pub fn exclude(&mut self, names: &[String]) {
+        self.excluded.extend(names.iter().cloned());
+        self.refresh_exclusions();
+    }
+
+    /// Undo [`Engine::exclude`]. A module edited meanwhile reloads at the
+    /// next sync: its file differs from what is loaded.
+    pub fn include(&mut self, names: &[String]) {
+        for name in names {
+            self.excluded.remove(name);
+        }
+        self.refresh_exclusions();
+    }
+
+    /// Whether `file` lies in the workspace.
+    pub fn in_workspace(&self, file: &std::path::Path) -> bool {
+        self.workspace.contains(file)
+    }
+
+    /// The excluded module names, sorted.
+    pub fn excluded(&self) -> Vec<String> {
+        self.excluded.iter().cloned().collect()
+    }
+
+    fn refresh_exclusions(&mut self) {
+        for module in &mut self.table.modules {
+            module.excluded = self.excluded.contains(&module.name);
+        }
+        self.order = None;
     }
 
     /// Parse registered statements (`register(importstmts=...)`): their
@@ -366,6 +408,7 @@ impl Engine {
                         .map(|d| self.table.modules[d].name.clone())
                         .collect(),
                     pending: pending.contains(&module.name),
+                    excluded: module.excluded,
                 }
             })
             .collect()
@@ -375,8 +418,10 @@ impl Engine {
     pub fn reset(&mut self) {
         let mode = self.detector.mode();
         let workspace = self.workspace.dirs().to_vec();
+        let excluded = std::mem::take(&mut self.excluded);
         self.detector.release();
         *self = Engine::new(self.version, workspace, mode);
+        self.excluded = excluded;
     }
 
     /// Drop a namespace's registrations (its dict was garbage collected).

@@ -197,6 +197,9 @@ impl Engine {
             match self.table.get(name) {
                 Some(id) if self.reach.reachable[id] => {
                     let module = &self.table.modules[id];
+                    if module.excluded {
+                        return Err(EngineError::Excluded(name.clone()));
+                    }
                     if module.is_missing() {
                         return Err(EngineError::NoSource(name.clone()));
                     }
@@ -343,7 +346,7 @@ impl Engine {
         let table = &self.table;
         let follow = |d: ModId| self.follows(d);
         let edges = |id: ModId| table.edges(id, deps_of(id), &follow);
-        order(table.len(), &self.roots(), &edges, &|id| table.modules[id].is_missing())
+        order(table.len(), &self.roots(), &edges, &|id| table.modules[id].is_blocked())
     }
 
     /// Record that every reload of the last plan succeeded: the modules now

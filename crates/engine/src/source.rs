@@ -5,7 +5,11 @@
 //! [`crate::decode`]'s job.
 
 use ruff_python_ast::token::TokenKind;
-use ruff_python_ast::visitor::{walk_except_handler, walk_expr, walk_pattern, walk_stmt, Visitor};
+use std::collections::HashSet;
+
+use ruff_python_ast::visitor::{
+    walk_except_handler, walk_expr, walk_parameter, walk_pattern, walk_stmt, Visitor,
+};
 use ruff_python_ast::{ExceptHandler, Expr, ExprContext, Pattern, PythonVersion, Stmt};
 use ruff_python_parser::{parse_unchecked, Mode, ParseErrorType, ParseOptions};
 use ruff_text_size::{Ranged, TextSize};
@@ -107,6 +111,160 @@ impl<'a> LineCursor<'a> {
         }
         self.offset = target;
         self.line
+    }
+}
+
+/// What a notebook cell reads: for re-run hints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CellUses {
+    /// Names it loads that it did not assign earlier (in the same scope or
+    /// an enclosing one), in first-use order.
+    pub names: Vec<String>,
+    /// Dotted attribute chains it loads from such names (`report.summary`,
+    /// `shop.pricing.total`), in first-use order.
+    pub chains: Vec<String>,
+}
+
+/// Parse a cell (after IPython's transformations) and collect what it reads.
+pub fn cell_uses(text: &str, version: (u8, u8)) -> Result<CellUses, SourceError> {
+    analyze_decoded(text, version, &[], |_text, body, _cursor| {
+        let mut reader = UsesReader { uses: CellUses::default(), scopes: vec![HashSet::new()] };
+        for stmt in body {
+            reader.visit_stmt(stmt);
+        }
+        reader.uses
+    })
+}
+
+/// Collects loads, in source order, against the names assigned so far per
+/// scope (a function, lambda, class or comprehension opens one).
+struct UsesReader {
+    uses: CellUses,
+    scopes: Vec<HashSet<String>>,
+}
+
+impl UsesReader {
+    fn assigned(&self, name: &str) -> bool {
+        self.scopes.iter().any(|scope| scope.contains(name))
+    }
+
+    fn assign(&mut self, name: &str) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_owned());
+        }
+    }
+
+    fn load(&mut self, name: &str) {
+        if !self.assigned(name) && !self.uses.names.iter().any(|n| n == name) {
+            self.uses.names.push(name.to_owned());
+        }
+    }
+
+    fn scoped(&mut self, walk: impl FnOnce(&mut Self)) {
+        self.scopes.push(HashSet::new());
+        walk(self);
+        self.scopes.pop();
+    }
+}
+
+/// `a.b.c` as a string, when the expression is a chain of attributes on a name.
+fn dotted(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Name(name) => Some(name.id.to_string()),
+        Expr::Attribute(attribute) => {
+            dotted(&attribute.value).map(|base| format!("{base}.{}", attribute.attr))
+        }
+        _ => None,
+    }
+}
+
+impl<'a> Visitor<'a> for UsesReader {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(node) => {
+                for decorator in &node.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                self.assign(node.name.as_str());
+                self.scoped(|reader| {
+                    for parameter in node.parameters.iter() {
+                        reader.assign(parameter.name().as_str());
+                    }
+                    for stmt in &node.body {
+                        reader.visit_stmt(stmt);
+                    }
+                });
+            }
+            Stmt::ClassDef(node) => {
+                for decorator in &node.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(arguments) = &node.arguments {
+                    self.visit_arguments(arguments);
+                }
+                self.assign(node.name.as_str());
+                self.scoped(|reader| {
+                    for stmt in &node.body {
+                        reader.visit_stmt(stmt);
+                    }
+                });
+            }
+            Stmt::Import(node) => {
+                for alias in &node.names {
+                    let name = alias.name.as_str();
+                    self.assign(
+                        alias.asname.as_ref().map_or(name.split('.').next().unwrap_or(name), |a| a.as_str()),
+                    );
+                }
+            }
+            Stmt::ImportFrom(node) => {
+                for alias in &node.names {
+                    self.assign(alias.asname.as_ref().map_or(alias.name.as_str(), |a| a.as_str()));
+                }
+            }
+            _ => walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) => match name.ctx {
+                ExprContext::Load => self.load(name.id.as_str()),
+                _ => self.assign(name.id.as_str()),
+            },
+            Expr::Attribute(attribute) if attribute.ctx == ExprContext::Load => {
+                if let Some(chain) = dotted(expr) {
+                    let root = chain.split('.').next().unwrap_or(&chain).to_owned();
+                    if !self.assigned(&root) && !self.uses.chains.contains(&chain) {
+                        self.uses.chains.push(chain);
+                    }
+                    self.load(&root);
+                } else {
+                    walk_expr(self, expr);
+                }
+            }
+            Expr::Lambda(_)
+            | Expr::ListComp(_)
+            | Expr::SetComp(_)
+            | Expr::DictComp(_)
+            | Expr::Generator(_) => {
+                self.scoped(|reader| walk_expr(reader, expr));
+            }
+            _ => walk_expr(self, expr),
+        }
+    }
+
+    fn visit_parameter(&mut self, parameter: &'a ruff_python_ast::Parameter) {
+        self.assign(parameter.name.as_str());
+        walk_parameter(self, parameter);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ExceptHandler) {
+        let ExceptHandler::ExceptHandler(node) = handler;
+        if let Some(name) = &node.name {
+            self.assign(name.as_str());
+        }
+        walk_except_handler(self, handler);
     }
 }
 
@@ -583,6 +741,21 @@ mod tests {
             assert!(!binds(src).lacks("anything"));
         }
         assert_eq!(analyze_module(b"x = 1\n", V, false).expect("parses").binds, Binds::NotAsked);
+    }
+
+    #[test]
+    fn cell_uses_lists_loads_not_assigned_before() {
+        let uses = cell_uses(
+            "total(cart)\nx = report.summary(Cart.price)\nCart = 1\nCart\nprint(x, shop.pricing.total)\n\
+             def f(total):\n    return total + helper\n[y for y in items]\nimport np\nnp.zeros\n",
+            V,
+        )
+        .expect("parses");
+        assert_eq!(uses.names, ["total", "cart", "report", "Cart", "print", "shop", "helper", "items"]);
+        assert_eq!(uses.chains, ["report.summary", "Cart.price", "shop.pricing.total"]);
+        let reassigned = cell_uses("total = 3\ntotal + 1\n", V).expect("parses");
+        assert!(reassigned.names.is_empty());
+        assert!(cell_uses("def (", V).is_err());
     }
 
     #[test]

@@ -164,7 +164,9 @@ impl Engine {
             deps: Vec::new(),
             loaded: None,
             observed: Observed::Missing,
+            excluded: false,
         };
+        module.excluded = self.excluded.contains(&module.name);
         if let Some(file) = module.file.clone() {
             let failure = match (&observed, analysed) {
                 (Observed::Present { hash, .. }, Some(Ok(analysed))) => {

@@ -256,6 +256,7 @@ struct TrackedRecord {
     direct: bool,
     dependencies: Vec<String>,
     pending: bool,
+    excluded: bool,
 }
 
 /// How changes are detected, and over how many directories.
@@ -299,9 +300,9 @@ fn analysis_error(py: Python<'_>, module: String, file: PathBuf, error: engine::
 fn convert(py: Python<'_>, error: engine::EngineError) -> PyErr {
     match error {
         engine::EngineError::Analysis { module, file, error } => analysis_error(py, module, file, error),
-        engine::EngineError::NotTracked(_) | engine::EngineError::NoSource(_) => {
-            PyValueError::new_err(error.to_string())
-        }
+        engine::EngineError::NotTracked(_)
+        | engine::EngineError::NoSource(_)
+        | engine::EngineError::Excluded(_) => PyValueError::new_err(error.to_string()),
         other => PyRuntimeError::new_err(other.to_string()),
     }
 }
@@ -489,6 +490,7 @@ impl Engine {
                     direct: t.direct,
                     dependencies: t.dependencies,
                     pending: t.pending,
+                    excluded: t.excluded,
                 })
                 .collect())
         })
@@ -556,6 +558,43 @@ impl Engine {
             let source = engine::source::analyze_module(data, self.version, false)
                 .map_err(|e| syntax_error(&e, "<bytes>", ""))?;
             Ok(source.imports.into_iter().map(Statement::from).collect())
+        })
+    }
+
+    /// Exclude modules by name: never reloaded, and they carry no reload.
+    fn exclude(&mut self, names: Vec<String>) -> PyResult<()> {
+        guard(|| {
+            self.inner.exclude(&names);
+            Ok(())
+        })
+    }
+
+    /// Undo `exclude`.
+    fn include(&mut self, names: Vec<String>) -> PyResult<()> {
+        guard(|| {
+            self.inner.include(&names);
+            Ok(())
+        })
+    }
+
+    /// Whether `file` lies in the workspace.
+    fn in_workspace(&self, file: PathBuf) -> PyResult<bool> {
+        guard(|| Ok(self.inner.in_workspace(&file)))
+    }
+
+    /// The excluded module names, sorted.
+    fn excluded(&self) -> PyResult<Vec<String>> {
+        guard(|| Ok(self.inner.excluded()))
+    }
+
+    /// What a notebook cell reads: `(names, chains)` (see `CellUses`);
+    /// empty when it does not parse.
+    fn cell_uses(&self, source: &str) -> PyResult<(Vec<String>, Vec<String>)> {
+        guard(|| {
+            Ok(match engine::source::cell_uses(source, self.version) {
+                Ok(uses) => (uses.names, uses.chains),
+                Err(_) => (Vec::new(), Vec::new()),
+            })
         })
     }
 
