@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import logging
 import os
 import sys
 import textwrap
@@ -20,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _patch, _reload
-from ._engine import AnalysisError, Engine, Mode, ModuleMeta
+from ._engine import AnalysisError, Engine, Mode, ModuleMeta, Notice, PlannedReload
 from ._types import (
     Binding,
     DetectionMode,
@@ -80,6 +81,13 @@ class _State:
 
 _state = _State()
 
+#: LiveImport's logger. Nothing is printed unless logging is configured:
+#: DEBUG has one record per sync (what changed, the plan, the time spent) and
+#: the change-detection decisions; WARNING, the fallbacks a user should
+#: know about (the inotify watch limit, a network file system).
+log = logging.getLogger("liveimport")
+log.addHandler(logging.NullHandler())
+
 
 def _describe(name: str) -> ModuleMeta | None:
     """What the engine needs to know of a loaded module (``None`` when it is
@@ -106,9 +114,16 @@ def _resolve(names: list[str]) -> list[ModuleMeta | None]:
     return [_describe(name) for name in names]
 
 
-def _warn_detection(message: str | None) -> None:
-    if message:
-        warnings.warn(f"liveimport: {message}", RuntimeWarning, stacklevel=3)
+def _tell(notices: list[Notice]) -> None:
+    """Log what change detection decided; warn about the fallbacks that
+    deserve it (a full inotify watch limit, no inotify at all)."""
+    for notice in notices:
+        if notice.warning:
+            log.warning("%s", notice.message)
+        else:
+            log.debug("%s", notice.message)
+        if notice.tell_user:
+            warnings.warn(f"liveimport: {notice.message}", RuntimeWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------
@@ -258,7 +273,13 @@ def register(
         _state.namespaces[id(namespace)] = namespace
     else:
         _state.namespaces.pop(id(namespace), None)
-    _warn_detection(engine.take_warning())
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "registered %s; %d modules tracked",
+            "; ".join(_statement(r) for r in records) or "nothing (cleared)",
+            len(engine.tracked()),
+        )
+    _tell(engine.take_notices())
 
 
 # ---------------------------------------------------------------------------
@@ -272,7 +293,7 @@ class _Outcome:
     events: list[ReloadEvent] = field(default_factory=list)
     leftovers: list[StaleNameWarning] = field(default_factory=list)
     stale_objects: list[StaleObject] = field(default_factory=list)
-    detection_warning: str | None = None
+    notices: list[Notice] = field(default_factory=list)
     rerun: list[RerunHint] = field(default_factory=list)
 
 
@@ -313,7 +334,7 @@ def sync(
         KeyboardInterrupt: Interrupted during a reload (after the rollback).
     """
     outcome = _sync(force, observer=observer)
-    _warn_detection(outcome.detection_warning)
+    _tell(outcome.notices)
     for leftover in outcome.leftovers:
         warnings.warn(leftover, stacklevel=2)
 
@@ -338,6 +359,7 @@ def _sync(
     forced = [force] if isinstance(force, str) else list(force)
     engine = _state.engine
     # 1. Poll: has anything changed? (The idle path ends here.)
+    polling = time.perf_counter()
     if not polled and not engine.poll() and not forced:
         return _NOTHING
     _state.syncing = True
@@ -351,8 +373,9 @@ def _sync(
             failure = error
         if failure is not None:
             raise analysis_error(failure)
+        planned = time.perf_counter()
         if not plan.reloads:
-            return _Outcome(detection_warning=plan.warning)
+            return _Outcome(notices=plan.notices)
         tx = _reload.Transaction(patching=_state.patching)
         try:
             # 3. Execute and 4. rebind: the interpreter's work, every change
@@ -360,6 +383,7 @@ def _sync(
             leftovers = _reload.execute(plan, _state.namespaces, tx)
             # 5. Commit: the engine records the new state, all or nothing.
             engine.commit(_resolve)
+            committed = time.perf_counter()
         except BaseException as error:  # noqa: BLE001 - every failure rolls back
             tx.rollback()
             engine.abort()
@@ -385,12 +409,49 @@ def _sync(
         if observer is not None:
             for event in events:
                 observer(event)
-        return _Outcome(events, leftovers, stale, plan.warning, rerun)
+        if log.isEnabledFor(logging.DEBUG):
+            times = {
+                "detection": 0.0 if polled else started - polling,
+                "plan": planned - started,
+                "reloads": tx.reloaded_at - planned,
+                "rebinding": tx.rebound_at - tx.reloaded_at,
+                "commit": committed - tx.rebound_at,
+            }
+            _log_sync(plan.reloads, times, committed - (started if polled else polling))
+        return _Outcome(events, leftovers, stale, plan.notices, rerun)
     except BaseException as error:
         _state.last = SyncReport([], [], [], error, time.perf_counter() - started, time.time())
+        log.debug("sync failed and was rolled back: %s", error)
         raise
     finally:
         _state.syncing = False
+
+
+def _log_sync(reloads: list[PlannedReload], times: dict[str, float], total: float) -> None:
+    """One DEBUG record per sync: what changed, the plan, where the time went."""
+    changed = [step.module for step in reloads if step.reason.value == "modified"]
+    plan = ", ".join(
+        step.module
+        + (
+            f" ({step.reason.value})"
+            if not step.after
+            else f" ({step.reason.value}, after {' and '.join(step.after)})"
+        )
+        for step in reloads
+    )
+    spent = ", ".join(f"{name} {seconds * 1000:.2f} ms" for name, seconds in times.items())
+    log.debug(
+        "sync: %d reload(s) in %.2f ms (%s); changed: %s; plan: %s",
+        len(reloads),
+        total * 1000,
+        spent,
+        ", ".join(changed) or "nothing (forced)",
+        plan,
+    )
+
+
+def _statement(record: tuple[str, str | None, str | None]) -> str:
+    return str(Binding(*record))
 
 
 def patching(enabled: bool | None = None) -> bool:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from os import PathLike
 from typing import final
 
+__version__: str
+
 __all__ = [
     "AnalysisError",
     "Detection",
@@ -17,6 +19,7 @@ __all__ = [
     "FailureKind",
     "Mode",
     "ModuleMeta",
+    "Notice",
     "Plan",
     "PlannedReload",
     "Reason",
@@ -24,6 +27,7 @@ __all__ = [
     "Statement",
     "TrackedRecord",
     "content_hash",
+    "__version__",
 ]
 
 _BindingTuple = tuple[str, str | None, str | None]
@@ -161,8 +165,23 @@ class Plan:
         """Some module's imports changed (refresh the import system's caches)."""
 
     @property
-    def warning(self) -> str | None:
-        """A one-time warning about change detection for the user."""
+    def notices(self) -> list[Notice]:
+        """What change detection decided since the last call."""
+
+@final
+class Notice:
+    """Something change detection decided (a directory polled, and why)."""
+
+    @property
+    def warning(self) -> bool:
+        """A fallback the user should know about (else a detail for debugging)."""
+
+    @property
+    def tell_user(self) -> bool:
+        """Worth a Python warning, not only a log record."""
+
+    @property
+    def message(self) -> str: ...
 
 @final
 class TrackedRecord:
@@ -199,6 +218,10 @@ class Detection:
     def full_checks(self) -> int:
         """How many times every tracked file had to be checked (events were
         lost, a watched directory went away, or a symbolic link changed)."""
+
+    @property
+    def poll_reasons(self) -> list[tuple[str, int]]:
+        """Why directories are polled: ``(reason, number of directories)``."""
 
 @final
 class Engine:
@@ -261,9 +284,13 @@ class Engine:
         """Forget every registration and tracked module; release the watches."""
 
     def detection(self) -> Detection: ...
+    def probe(self, dir: str | PathLike[str]) -> str | None:
+        """Why `dir`'s files would be polled rather than watched with events
+        (``None``: events), without watching it."""
+
     def set_mode(self, mode: Mode) -> None: ...
-    def take_warning(self) -> str | None:
-        """A one-time warning about change detection, then ``None``."""
+    def take_notices(self) -> list[Notice]:
+        """What change detection decided since the last call."""
 
     def analyze_source(self, data: bytes) -> list[Statement]:
         """The imports that run when a module with this source is imported

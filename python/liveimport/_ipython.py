@@ -47,6 +47,7 @@ from ._api import (
     register,
     tracked,
 )
+from ._api import log as _api_log
 from ._hints import CellIndex
 from ._reload import Changed
 from ._types import ModuleError, RerunHint
@@ -95,6 +96,9 @@ LiveImport keeps the modules you import in %%liveimport cells up to date.
                                      reload changed, for %rerun (on by default)
   %liveimport --exclude MODULE [...] never reload these modules (nor through them)
   %liveimport --include MODULE [...] undo --exclude
+  %liveimport --report               what a bug report needs: versions, platform,
+                                     change detection and why, state, last sync
+                                     (python -m liveimport prints it too)
   %liveimport --help                 show this help
 
 Options may be abbreviated -r and -h. Text after '#' is a comment.
@@ -633,8 +637,13 @@ class _Integration:
     def show(self, outcome: _Outcome, error: BaseException | None) -> None:
         if outcome.events and _SETTINGS.report:
             _display_report(outcome)
-        if outcome.detection_warning:
-            print(f"LiveImport: {outcome.detection_warning}", file=sys.stderr)
+        for notice in outcome.notices:
+            if notice.warning:
+                _api_log.warning("%s", notice.message)
+                if notice.tell_user:
+                    print(f"LiveImport: {notice.message}", file=sys.stderr)
+            else:
+                _api_log.debug("%s", notice.message)
         if error is None:
             self.shown_error = None
             return
@@ -750,6 +759,10 @@ class _Integration:
             option = words.pop(0)
             if option in ("-h", "--help"):
                 print(_LINE_MAGIC_USAGE)
+            elif option == "--report":
+                from ._diagnostics import report
+
+                print(report())
             elif option in ("-r", "--reload"):
                 names = _take_names(words)
                 if not names:

@@ -15,6 +15,7 @@ import importlib.util
 import linecache
 import os
 import sys
+import time
 import traceback
 import types
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class Transaction:
         self.replaced: list[_patch.Replacement] = []
         #: Per rebound namespace (by id): what changed in it, for re-run hints.
         self.changed: dict[int, Changed] = {}
+        #: When the reloads and the rebinding ended (time.perf_counter()).
+        self.reloaded_at = 0.0
+        self.rebound_at = 0.0
         self._undo: list[Callable[[], None]] = []
 
     # -- execute ---------------------------------------------------------------
@@ -205,6 +209,7 @@ def execute(
         importlib.invalidate_caches()
     for step in plan.reloads:
         tx.reload(step)
+    tx.reloaded_at = time.perf_counter()
     reloaded = {step.module: step for step in plan.reloads}
     leftovers: dict[tuple[str, str], StaleNameWarning] = {}
     for rebind in plan.rebinds:
@@ -236,6 +241,7 @@ def execute(
                         )
             values.update(pairs)
         tx.assign(namespace, values)
+    tx.rebound_at = time.perf_counter()
     return list(leftovers.values())
 
 

@@ -82,8 +82,22 @@ impl Detector {
         (self.watcher.watched_count(), self.watcher.polled_dirs().len(), self.full_checks)
     }
 
-    pub fn take_warning(&mut self) -> Option<String> {
-        self.watcher.take_warning()
+    pub fn take_notices(&mut self) -> Vec<crate::watch::Notice> {
+        self.watcher.take_notices()
+    }
+
+    /// Why `dir`'s files would be polled (`None`: watched with events).
+    pub fn probe(&self, dir: &Path) -> Option<String> {
+        self.watcher.probe(dir).map(|reason| reason.to_string())
+    }
+
+    /// How many polled directories there are for each reason.
+    pub fn poll_reasons(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for reason in self.watcher.polled_dirs().values() {
+            *counts.entry(reason.to_string()).or_default() += 1;
+        }
+        counts.into_iter().collect()
     }
 
     /// Give the OS resources back.
@@ -140,7 +154,7 @@ impl Detector {
             let module = &table.modules[id];
             let (mut polled, mut new) = (false, false);
             for dir in module.file.iter().chain(module.target.iter()).filter_map(|f| f.parent()) {
-                polled |= polled_dirs.contains(dir);
+                polled |= polled_dirs.contains_key(dir);
                 new |= fresh.contains(dir);
             }
             if polled {

@@ -31,7 +31,7 @@ use plan::{Order, Pending};
 pub use plan::{Plan, PlannedReload, Reason, Rebind};
 pub use source::{Analysis, Binds, SourceError};
 use track::Workspace;
-pub use watch::Mode;
+pub use watch::{Mode, Notice};
 
 /// Facts about a module, gathered from the interpreter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ pub enum StatementsError {
 }
 
 /// How changes are detected, as introspection shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Detection {
     pub mode: Mode,
     /// Directories watched with file-system events.
@@ -131,6 +131,8 @@ pub struct Detection {
     /// How many polls had to check every tracked file (events lost, a
     /// watched directory gone, a symbolic link changed, a mode switch).
     pub full_checks: u64,
+    /// Why directories are polled: (reason, how many directories).
+    pub poll_reasons: Vec<(String, usize)>,
 }
 
 /// A tracked module, as introspection shows it.
@@ -339,7 +341,19 @@ impl Engine {
     /// How changes are detected now.
     pub fn detection(&self) -> Detection {
         let (watched, polled, full_checks) = self.detector.counts();
-        Detection { mode: self.detector.mode(), watched, polled, full_checks }
+        Detection {
+            mode: self.detector.mode(),
+            watched,
+            polled,
+            full_checks,
+            poll_reasons: self.detector.poll_reasons(),
+        }
+    }
+
+    /// Why `dir`'s files would be polled rather than watched with events
+    /// (`None`: events), without watching it.
+    pub fn probe(&self, dir: &std::path::Path) -> Option<String> {
+        self.detector.probe(dir)
     }
 
     pub fn set_mode(&mut self, mode: Mode) {
@@ -347,10 +361,11 @@ impl Engine {
         self.topology_stale = true;
     }
 
-    /// A one-time warning about change detection for the user.
-    pub fn take_warning(&mut self) -> Option<String> {
+    /// What change detection decided since the last call (directories
+    /// polled and why; the fallbacks a user should know about).
+    pub fn take_notices(&mut self) -> Vec<Notice> {
         self.ensure_topology();
-        self.detector.take_warning()
+        self.detector.take_notices()
     }
 
     // ----------------------------------------------------------------------

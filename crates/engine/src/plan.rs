@@ -156,8 +156,9 @@ pub struct Plan {
     /// Some module's imports changed: its reload may import files the
     /// import system's directory caches have not seen yet.
     pub imports_changed: bool,
-    /// A one-time warning about change detection for the user.
-    pub warning: Option<String>,
+    /// What change detection decided since the last call (see
+    /// [`Engine::take_notices`]).
+    pub notices: Vec<crate::Notice>,
 }
 
 /// The plan made and not yet committed or abandoned.
@@ -178,7 +179,7 @@ impl Engine {
         let forced = self.forced_ids(force)?;
         let (steps, new_deps, binds) = self.make_steps(&forced, true)?;
         let mut plan = self.describe(&steps, &new_deps, binds);
-        plan.warning = self.detector.take_warning();
+        plan.notices = self.detector.take_notices();
         self.pending = Some(Pending { steps, new_deps });
         Ok(plan)
     }
@@ -329,7 +330,7 @@ impl Engine {
             .filter(|ns| ns.roots.iter().any(|id| reloaded.contains(id)))
             .map(|ns| Rebind { namespace: ns.id, records: ns.records.iter().cloned().collect() })
             .collect();
-        Plan { reloads, rebinds, imports_changed: !new_deps.is_empty(), warning: None }
+        Plan { reloads, rebinds, imports_changed: !new_deps.is_empty(), notices: Vec::new() }
     }
 
     /// Make sure the walk of the current graph is cached.

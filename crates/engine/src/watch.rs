@@ -47,17 +47,61 @@ pub enum Drained {
     Everything,
 }
 
+/// Why a directory's files are polled instead of watched with events.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PollReason {
+    /// Polling mode was chosen.
+    PollingMode,
+    /// This platform has no file-system events LiveImport uses.
+    Platform,
+    /// inotify could not be set up (the error).
+    Unavailable(String),
+    /// A network or FUSE file system (its type), where events miss changes
+    /// made elsewhere.
+    NetworkFs(&'static str),
+    /// The per-user limit on inotify watches is reached.
+    WatchLimit,
+    /// The directory could not be watched (the error).
+    WatchFailed(String),
+}
+
+impl std::fmt::Display for PollReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollReason::PollingMode => write!(f, "polling mode"),
+            PollReason::Platform => write!(f, "no file-system events on this platform"),
+            PollReason::Unavailable(e) => write!(f, "file-system events unavailable ({e})"),
+            PollReason::NetworkFs(kind) => {
+                write!(f, "{kind} file system (events miss changes made elsewhere)")
+            }
+            PollReason::WatchLimit => write!(f, "inotify watch limit reached"),
+            PollReason::WatchFailed(e) => write!(f, "cannot watch ({e})"),
+        }
+    }
+}
+
+/// Something the user (or a log) should hear about change detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// A fallback the user should know about (else a detail for debugging).
+    pub warning: bool,
+    /// Worth interrupting the user for (a Python warning), not only a log.
+    pub tell_user: bool,
+    pub message: String,
+}
+
 /// Watches directories; owns the OS resources.
 pub struct Watcher {
     mode: Mode,
     /// Directories watched with events, by descriptor.
     #[cfg(target_os = "linux")]
     inotify: Option<linux::Queue>,
-    /// Directories whose files must be polled.
-    polled: HashSet<PathBuf>,
-    /// Set once when events had to be given up somewhere (a warning for the user).
-    warning: Option<String>,
-    warned: bool,
+    /// Directories whose files must be polled, and why.
+    polled: HashMap<PathBuf, PollReason>,
+    /// Notices not taken yet.
+    notices: Vec<Notice>,
+    /// The kinds of fallback already warned about (each once).
+    warned: HashSet<std::mem::Discriminant<PollReason>>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -72,9 +116,9 @@ impl Watcher {
             mode,
             #[cfg(target_os = "linux")]
             inotify: None,
-            polled: HashSet::new(),
-            warning: None,
-            warned: false,
+            polled: HashMap::new(),
+            notices: Vec::new(),
+            warned: HashSet::new(),
         }
     }
 
@@ -97,17 +141,14 @@ impl Watcher {
     /// re-pointed) is watched again at its new place.
     pub fn watch_dirs(&mut self, dirs: &HashSet<PathBuf>, relink: bool) -> Vec<PathBuf> {
         let mut fresh = Vec::new();
-        self.polled.retain(|d| dirs.contains(d));
+        self.polled.retain(|d, _| dirs.contains(d));
         #[cfg(target_os = "linux")]
         if self.mode == Mode::Events {
+            let mut unavailable = None;
             if self.inotify.is_none() {
                 match linux::Queue::new() {
                     Ok(queue) => self.inotify = Some(queue),
-                    Err(e) => {
-                        self.warn(format!(
-                            "file-system events are unavailable ({e}); LiveImport checks file metadata before each cell instead"
-                        ));
-                    }
+                    Err(e) => unavailable = Some(PollReason::Unavailable(e.to_string())),
                 }
             }
             if let Some(queue) = &mut self.inotify {
@@ -115,52 +156,101 @@ impl Watcher {
                 if relink {
                     queue.forget_moved();
                 }
+                let mut newly_polled = Vec::new();
                 for dir in dirs {
-                    if queue.contains(dir) || self.polled.contains(dir) {
+                    if queue.contains(dir) || self.polled.contains_key(dir) {
                         continue;
                     }
                     fresh.push(dir.clone());
-                    if !linux::events_reliable(dir) {
-                        self.polled.insert(dir.clone());
+                    if let Err(kind) = linux::events_reliable(dir) {
+                        newly_polled.push((dir.clone(), PollReason::NetworkFs(kind)));
                         continue;
                     }
                     if let Err(e) = queue.add(dir) {
-                        if e.raw_os_error() == Some(libc::ENOSPC) && self.warning.is_none() && !self.warned {
-                            self.warning = Some(
-                                "the system's limit on inotify watches is reached; LiveImport polls file metadata for the rest. Raise it with: sudo sysctl fs.inotify.max_user_watches=524288".to_owned(),
-                            );
-                        }
-                        self.polled.insert(dir.clone());
+                        let reason = if e.raw_os_error() == Some(libc::ENOSPC) {
+                            PollReason::WatchLimit
+                        } else {
+                            PollReason::WatchFailed(e.to_string())
+                        };
+                        newly_polled.push((dir.clone(), reason));
                     }
+                }
+                for (dir, reason) in newly_polled {
+                    self.poll_dir(dir, reason);
                 }
                 return fresh;
             }
+            let reason = unavailable.unwrap_or(PollReason::Unavailable("no inotify instance".into()));
+            return self.poll_all(dirs, reason);
         }
+        let reason = if self.mode == Mode::Polling { PollReason::PollingMode } else { PollReason::Platform };
+        self.poll_all(dirs, reason)
+    }
+
+    fn poll_all(&mut self, dirs: &HashSet<PathBuf>, reason: PollReason) -> Vec<PathBuf> {
+        let mut fresh = Vec::new();
         for dir in dirs {
-            if self.polled.insert(dir.clone()) {
+            if !self.polled.contains_key(dir) {
                 fresh.push(dir.clone());
+                self.poll_dir(dir.clone(), reason.clone());
             }
         }
         fresh
     }
 
-    fn warn(&mut self, message: String) {
-        if self.warning.is_none() && !self.warned {
-            self.warning = Some(message);
+    /// Poll a directory's files from now on, and say why.
+    fn poll_dir(&mut self, dir: PathBuf, reason: PollReason) {
+        let warning = match &reason {
+            PollReason::WatchLimit => Some(
+                "the system's limit on inotify watches is reached; LiveImport polls file metadata for the rest. Raise it with: sudo sysctl fs.inotify.max_user_watches=524288".to_owned(),
+            ),
+            PollReason::Unavailable(e) => Some(format!(
+                "file-system events are unavailable ({e}); LiveImport checks file metadata before each cell instead"
+            )),
+            PollReason::NetworkFs(kind) => Some(format!(
+                "{} is on a {kind} file system, where file-system events miss changes made elsewhere; LiveImport polls its files' metadata before each cell",
+                dir.display()
+            )),
+            _ => None,
+        };
+        let tell_user = matches!(reason, PollReason::WatchLimit | PollReason::Unavailable(_));
+        match warning {
+            Some(message) if self.warned.insert(std::mem::discriminant(&reason)) => {
+                self.notices.push(Notice { warning: true, tell_user, message });
+            }
+            _ => self.notices.push(Notice {
+                warning: false,
+                tell_user: false,
+                message: format!("polling {}: {reason}", dir.display()),
+            }),
+        }
+        self.polled.insert(dir, reason);
+    }
+
+    /// Why `dir`'s files would be polled rather than watched with events
+    /// (`None`: events), without watching it.
+    pub fn probe(&self, dir: &Path) -> Option<PollReason> {
+        if self.mode == Mode::Polling {
+            return Some(PollReason::PollingMode);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            linux::events_reliable(dir).err().map(PollReason::NetworkFs)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = dir;
+            Some(PollReason::Platform)
         }
     }
 
-    /// A warning to show the user once (then `None`).
-    pub fn take_warning(&mut self) -> Option<String> {
-        let w = self.warning.take();
-        if w.is_some() {
-            self.warned = true;
-        }
-        w
+    /// The notices since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
-    /// Directories whose files need metadata polling.
-    pub fn polled_dirs(&self) -> &HashSet<PathBuf> {
+    /// Directories whose files need metadata polling, and why.
+    pub fn polled_dirs(&self) -> &HashMap<PathBuf, PollReason> {
         &self.polled
     }
 
@@ -343,8 +433,9 @@ mod linux {
         }
     }
 
-    /// File systems whose inotify events miss changes made elsewhere.
-    pub fn events_reliable(dir: &Path) -> bool {
+    /// Whether inotify events are reliable in `dir`; else the kind of file
+    /// system, whose events miss changes made elsewhere.
+    pub fn events_reliable(dir: &Path) -> Result<(), &'static str> {
         const NFS: i64 = 0x6969;
         const SMB: i64 = 0x517b;
         const CIFS: i64 = 0xff53_4d42;
@@ -355,16 +446,24 @@ mod linux {
         const AFS: i64 = 0x5346_414f;
         const CEPH: i64 = 0x00c3_6400;
         let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
-            return false;
+            return Err("unknown (unrepresentable path)");
         };
         // SAFETY: `path` is a valid NUL-terminated string and `stat` a
         // properly sized, writable struct that statfs fills in.
         let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
         if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
-            return false;
+            return Err("unknown (statfs failed)");
         }
         #[allow(clippy::unnecessary_cast)]
-        let kind = stat.f_type as i64;
-        !matches!(kind, NFS | SMB | CIFS | SMB2 | FUSE | V9FS | CODA | AFS | CEPH)
+        match stat.f_type as i64 {
+            NFS => Err("NFS"),
+            SMB | CIFS | SMB2 => Err("SMB/CIFS"),
+            FUSE => Err("FUSE"),
+            V9FS => Err("9p"),
+            CODA => Err("Coda"),
+            AFS => Err("AFS"),
+            CEPH => Err("Ceph"),
+            _ => Ok(()),
+        }
     }
 }

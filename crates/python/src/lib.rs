@@ -244,8 +244,25 @@ struct Plan {
     rebinds: Vec<Py<Rebind>>,
     /// Some module's imports changed (refresh the import system's caches).
     imports_changed: bool,
-    /// A one-time warning about change detection for the user.
-    warning: Option<String>,
+    /// What change detection decided since the last call.
+    notices: Vec<Py<Notice>>,
+}
+
+/// Something change detection decided.
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct Notice {
+    /// A fallback the user should know about (else a detail for debugging).
+    warning: bool,
+    /// Worth a Python warning, not only a log record.
+    tell_user: bool,
+    message: String,
+}
+
+fn notices_out(py: Python<'_>, notices: Vec<engine::Notice>) -> PyResult<Vec<Py<Notice>>> {
+    notices
+        .into_iter()
+        .map(|n| Py::new(py, Notice { warning: n.warning, tell_user: n.tell_user, message: n.message }))
+        .collect()
 }
 
 /// A tracked module.
@@ -269,6 +286,8 @@ struct Detection {
     polled: usize,
     /// How many polls had to check every tracked file.
     full_checks: u64,
+    /// Why directories are polled: `(reason, number of directories)`.
+    poll_reasons: Vec<(String, usize)>,
 }
 
 // ---------------------------------------------------------------------------
@@ -442,7 +461,8 @@ impl Engine {
                     Py::new(py, Rebind { namespace: r.namespace, records })
                 })
                 .collect::<PyResult<_>>()?;
-            Ok(Plan { reloads, rebinds, imports_changed: plan.imports_changed, warning: plan.warning })
+            let notices = notices_out(py, plan.notices)?;
+            Ok(Plan { reloads, rebinds, imports_changed: plan.imports_changed, notices })
         })
     }
 
@@ -533,8 +553,15 @@ impl Engine {
                 watched: d.watched,
                 polled: d.polled,
                 full_checks: d.full_checks,
+                poll_reasons: d.poll_reasons,
             })
         })
+    }
+
+    /// Why `dir`'s files would be polled rather than watched with events
+    /// (`None`: events), without watching it.
+    fn probe(&self, dir: PathBuf) -> PyResult<Option<String>> {
+        guard(|| Ok(self.inner.probe(&dir)))
     }
 
     fn set_mode(&mut self, mode: PyRef<'_, Mode>) -> PyResult<()> {
@@ -545,8 +572,9 @@ impl Engine {
         })
     }
 
-    fn take_warning(&mut self) -> PyResult<Option<String>> {
-        guard(|| Ok(self.inner.take_warning()))
+    /// What change detection decided since the last call.
+    fn take_notices(&mut self, py: Python<'_>) -> PyResult<Vec<Py<Notice>>> {
+        guard(|| notices_out(py, self.inner.take_notices()))
     }
 
     /// Decode and analyse a module's source bytes as the engine does for
@@ -623,6 +651,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Plan>()?;
     m.add_class::<TrackedRecord>()?;
     m.add_class::<Detection>()?;
+    m.add_class::<Notice>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add("AnalysisError", m.py().get_type::<AnalysisError>())?;
     Ok(())
