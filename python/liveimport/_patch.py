@@ -241,8 +241,13 @@ class _Patcher:
     def _patch_function(self, old: types.FunctionType, new: types.FunctionType) -> None:
         tx = self.tx
         for attr in _FUNCTION_ATTRS:
-            if hasattr(new, attr):
-                tx.set_attr(old, attr, getattr(new, attr))
+            value = getattr(new, attr, _EMPTY)
+            if value is _EMPTY:
+                continue
+            current = getattr(old, attr, _EMPTY)
+            if current is value or (type(current) is type(value) and _same(current, value)):
+                continue  # unchanged (most attributes, most of the time)
+            tx.set_attr(old, attr, value)
         for name, old_cell, new_cell in zip(
             new.__code__.co_freevars, old.__closure__ or (), new.__closure__ or (), strict=True
         ):
@@ -253,7 +258,8 @@ class _Patcher:
             except ValueError:
                 value = _EMPTY
             tx.set_cell(old_cell, value if value is _EMPTY else self._substitute(value))
-        tx.replace_dict(old, {k: self._substitute(v) for k, v in new.__dict__.items()})
+        if old.__dict__ or new.__dict__:
+            tx.replace_dict(old, {k: self._substitute(v) for k, v in new.__dict__.items()})
 
     def _patch_class(self, old: type, new: type) -> None:
         tx = self.tx
@@ -294,6 +300,15 @@ class _Patcher:
                         item.__class__ = kept
                     except TypeError:
                         pass
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, for the plain values a function's metadata holds (names, docs,
+    code, default tuples); a comparison that fails counts as different."""
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
 
 
 def _members(cls: type) -> list[tuple[str, Any]]:
