@@ -126,6 +126,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heaps", default="0,1000000,10000000")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--full-max-heap",
+        type=int,
+        default=1_000_000,
+        help="skip autoreload 2 --full above this heap (it scans the heap: minutes per round)",
+    )
     parser.add_argument("--ours-python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--out", default=str(HERE / "out" / "patching.json"))
     args = parser.parse_args()
@@ -140,6 +146,9 @@ def main() -> int:
         for heap in heaps:
             for tool, python in tools:
                 key = f"{edit}/{heap}"
+                if tool == "autoreload-full" and heap > args.full_max_heap:
+                    results.setdefault(key, {})[tool] = {"error": "not run (--full-max-heap)"}
+                    continue
                 result = run(python, tool, heap, args.rounds, edit)
                 results.setdefault(key, {})[tool] = result
                 print(f"{edit:6} heap={heap:>9,} {tool:16} {result}", flush=True)
@@ -152,7 +161,9 @@ def main() -> int:
 
 def ms(result: dict[str, object]) -> str:
     value = result.get("median")
-    return "error" if not isinstance(value, float) else f"{value * 1000:.1f} ms"
+    if not isinstance(value, float):
+        return "not run" if "not run" in str(result.get("error", "")) else "error"
+    return f"{value * 1000:.1f} ms"
 
 
 def report(results: dict, heaps: list[int], tools: list[str]) -> str:
