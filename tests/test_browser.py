@@ -35,7 +35,7 @@ import nbformat
 import pytest
 
 try:
-    from playwright.sync_api import Browser, Locator, Page, sync_playwright
+    from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
 except ImportError:  # reported by the `chromium` fixture
     sync_playwright = None
 
@@ -322,8 +322,11 @@ def lab_server(chromium, tmp_path_factory) -> Iterator[LabServer]:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium) -> Iterator[Browser]:
-    """Chromium, launched by Playwright; shut down by its process group in the end."""
+def browser(chromium) -> Iterator[BrowserContext]:
+    """A context of Chromium, launched by Playwright; shut down by its process group.
+
+    One context for the module: its HTTP cache makes later page loads quicker.
+    """
     pw = sync_playwright().start()
     before = set(descendants(os.getpid()))
     leaders: list[int] = []
@@ -338,7 +341,7 @@ def browser(chromium) -> Iterator[Browser]:
             except OSError:
                 pass
         assert leaders, "could not find the Chromium process Playwright launched"
-        yield chrome
+        yield chrome.new_context(viewport={"width": 1280, "height": 1400})
     finally:
         for pgid in leaders:
             stop_group(pgid, grace=5.0)
@@ -354,12 +357,10 @@ def lab(request, lab_server, browser) -> Iterator[Lab]:
     try:
         yield session
     finally:
-        failed = any(
-            getattr(request.node, f"rep_{when}", None) is not None
-            and getattr(request.node, f"rep_{when}").failed
-            for when in ("setup", "call")
-        )
-        session.close(failed)
+        # Reports kept by the hook in conftest.py.
+        reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
+        session.close(failed=any(report and report.failed for report in reports))
+    lab_server.check_alive()  # it served the whole test
 
 
 # -- driving the page ---------------------------------------------------------------
@@ -368,9 +369,11 @@ def lab(request, lab_server, browser) -> Iterator[Lab]:
 class Lab:
     """Pages of one test, each showing one notebook of ``workdir``."""
 
-    def __init__(self, server: LabServer, browser: Browser, workdir: Path, name: str) -> None:
+    def __init__(
+        self, server: LabServer, context: BrowserContext, workdir: Path, name: str
+    ) -> None:
         self.server = server
-        self.browser = browser
+        self.context = context
         self.workdir = workdir
         self.name = name
         self.notebooks: list[Notebook] = []
@@ -394,14 +397,13 @@ class Lab:
         for previous in self.notebooks:  # one kernel at a time
             previous.close(self.name, failed=False)
         self.server.shut_down_kernels()
-        context = self.browser.new_context(viewport={"width": 1280, "height": 1400})
-        page = context.new_page()
+        page = self.context.new_page()
         notebook = Notebook(page, filename, list(cells))
         self.notebooks.append(notebook)
         relpath = f"{self.workdir.name}/{filename}"
         page.goto(f"{self.server.url}/lab/tree/{relpath}?reset&token={self.server.token}")
         notebook.wait_for_kernel(timeout=90)
-        assert notebook.cells.count() == len(cells)
+        expect(notebook.cells).to_have_count(len(cells))
         return notebook
 
     def close(self, failed: bool) -> None:
@@ -510,7 +512,7 @@ class Notebook:
             if failed:
                 (ARTIFACTS / f"{stem}-console.txt").write_text("\n".join(self.console))
         finally:
-            self.page.context.close()
+            self.page.close()
 
 
 def pause_past_grace() -> None:
