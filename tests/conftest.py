@@ -108,3 +108,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=300,
         help="generated inputs for the parser differential test",
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the item (``item.rep_setup``, ``item.rep_call``),
+    so that a fixture can tell at teardown whether its test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
