@@ -1,15 +1,19 @@
 """Re-run hints: which earlier cells used what a sync changed.
 
-Each cell is analysed once, after it runs, by the engine's parser: the
-names it loads (that it did not assign first) and the dotted attribute
-chains it loads from them. The index maps names to the execution counts of
-the cells that used them, keeping only the latest execution of each cell,
-so a hint costs in proportion to the names a sync changed, not to the
-history.
+Each cell is analysed once, by the engine's parser: the names it loads
+(that it did not assign first) and the dotted attribute chains it loads
+from them. A cell is queued when it runs (a list append: all a cell pays)
+and analysed at the next sync that reloads something, with the cells
+queued since, from the shell's history of its (transformed) inputs. The
+index maps names to the execution counts of the cells that used them,
+keeping only the latest execution of each cell, so a hint costs in
+proportion to the names a sync changed (and the cells run since the last
+one), not to the history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ._engine import Engine
@@ -29,6 +33,11 @@ class CellIndex:
     """The cells of one session, by what they read."""
 
     engine: Engine
+    #: The Python source a cell ran (after IPython's transformations), by
+    #: execution count; ``None`` when unknown.
+    source_of: Callable[[int], str | None]
+    #: Cells run and not analysed yet: (identity, execution count).
+    queue: list[tuple[str, int]] = field(default_factory=list)
     #: cell identity (its id, or its text) -> its latest execution
     cells: dict[str, _Cell] = field(default_factory=dict)
     #: execution count -> the cell run then (only latest executions)
@@ -36,8 +45,20 @@ class CellIndex:
     #: name -> execution counts of the cells that loaded it
     by_name: dict[str, set[int]] = field(default_factory=dict)
 
-    def add(self, key: str, count: int, source: str) -> None:
-        """Index a cell that just ran (replacing its previous execution)."""
+    def add(self, key: str, count: int) -> None:
+        """Queue a cell that just ran (`key`: its identity, id or text)."""
+        self.queue.append((key, count))
+
+    def analyse(self) -> None:
+        """Index the queued cells, in the order they ran."""
+        queue, self.queue = self.queue, []
+        for key, count in queue:
+            source = self.source_of(count)
+            if source is not None:
+                self._index(key, count, source)
+
+    def _index(self, key: str, count: int, source: str) -> None:
+        """Index a cell's execution (replacing its previous execution)."""
         previous = self.cells.pop(key, None)
         if previous is not None:
             self._forget(previous)
@@ -60,12 +81,14 @@ class CellIndex:
                     del self.by_name[name]
 
     def clear(self) -> None:
+        self.queue.clear()
         self.cells.clear()
         self.by_count.clear()
         self.by_name.clear()
 
     def hints(self, changed: Changed, reloaded: set[str]) -> list[RerunHint]:
         """The cells that used what changed, in execution order."""
+        self.analyse()
         used: dict[int, list[str]] = {}
         for name in changed.names:
             for count in self.by_name.get(name, ()):

@@ -478,7 +478,7 @@ class _Integration:
         #: the auto-sync error shown last, while it persists (see _tracebacks.error_key)
         self.shown_error: tuple[object, ...] | None = None
         #: what the session's cells read, for re-run hints
-        self.index = CellIndex(_state.engine)
+        self.index = CellIndex(_state.engine, self.source_of)
 
     @property
     def settings(self) -> Settings:
@@ -584,9 +584,7 @@ class _Integration:
             settings = _SETTINGS
             try:
                 if settings.hints and isinstance(count, int):
-                    source = self.shell.transform_cell(raw) if "%" in raw or "!" in raw else raw
-                    key = getattr(info, "cell_id", None) or raw
-                    self.index.add(key, count, source)
+                    self.index.add(getattr(info, "cell_id", None) or raw, count)
                 if settings.auto_register and "import" in raw and result is not None:
                     if result.success:
                         self.register_imports(raw)
@@ -618,6 +616,11 @@ class _Integration:
             register(self.shell.user_ns, "\n".join(lines))
         except (ValueError, ImportError, SyntaxError, ModuleError) as exc:
             print(f"LiveImport: this cell's imports were not registered: {exc}", file=sys.stderr)
+
+    def source_of(self, count: int) -> str | None:
+        """The Python source of execution `count` (transformed by IPython)."""
+        parsed = getattr(self.shell.history_manager, "input_hist_parsed", [])
+        return parsed[count] if 0 <= count < len(parsed) else None
 
     def hints_for(self, changed: dict[int, Changed], reloaded: set[str]) -> list[RerunHint]:
         """The earlier cells that used what a sync changed in this notebook."""
