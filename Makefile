@@ -1,48 +1,96 @@
 # LiveImport developer entry points. Every target sets up what it needs in
 # ./.venv (created with the python3 on PATH), so a fresh clone needs only
 # Python 3 and a Rust toolchain.
+#
+# `make test` builds the abi3 wheel once (target/wheels-make/), installs that
+# same wheel into .venv, where the whole suite runs, and into one venv per
+# other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
+# where the suite minus the kernel and slow tests runs.
 
 PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-stamp
 BUILT  := $(VENV)/.build-stamp
-SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' \) 2>/dev/null) Cargo.toml pyproject.toml
+SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' \) 2>/dev/null) \
+           Cargo.toml Cargo.lock pyproject.toml README.md LICENSE
 
-.PHONY: demo test build check rust-test py-test lint bench bench-quick soak fuzz docs clean
+# The one wheel that `make` builds; every venv installs this file.
+WHEELS := target/wheels-make
+WHEEL_STAMP := $(WHEELS)/.stamp
+
+# Other interpreters to test the wheel with: every CPython >= 3.10 under
+# PYENV_VERSIONS (older ones, and the version .venv already runs, are
+# skipped by tools/test_pythons.py). Override PYTHONS to choose others, or
+# set it empty to skip them.
+PYENV_VERSIONS ?= $(HOME)/.pyenv/versions
+PYTHONS ?= $(sort $(wildcard $(PYENV_VERSIONS)/3.*/bin/python3))
+PY_MARKERS ?= not kernel and not slow
+PY_JOBS ?= 3
+# What those runs need: the test extra but ruff (the kernel test modules
+# import the Jupyter packages even when their tests are deselected).
+PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
+                "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5"
+
+.PHONY: demo test build wheel check lint-workflows rust-test py-test py-versions \
+        bench bench-quick soak fuzz docs clean
 
 demo: $(BUILT)
 	$(VPY) examples/demo.py
 
-test: check rust-test py-test
+test: check rust-test py-test py-versions
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(DEPS): $(VENV)/bin/python pyproject.toml
+$(DEPS): $(VENV)/bin/python pyproject.toml Makefile
 	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" \
 	    "ipython>=8" "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5" \
-	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5"
+	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5" \
+	    "auditwheel>=6" "check-jsonschema>=0.29"
 	touch $@
 
-$(BUILT): $(DEPS) $(SOURCES)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+# maturin picks the most compatible platform tag the binary honours
+# (manylinux_2_34 on this Debian 12 machine; see docs/install.md).
+$(WHEEL_STAMP): $(DEPS) $(SOURCES)
+	rm -rf $(WHEELS)
+	$(VENV)/bin/maturin build --release --quiet --out $(WHEELS)
+	touch $@
+
+wheel: $(WHEEL_STAMP)
+
+$(BUILT): $(WHEEL_STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+	    --force-reinstall $(WHEELS)/*.whl
 	touch $@
 
 build: $(BUILT)
 
-check: $(DEPS)
+check: $(DEPS) lint-workflows
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VPY) -m ruff check python tests bench examples docs
+	$(VPY) -m ruff check python tests bench examples docs tools
 	$(VPY) -m ruff format --check python
+
+# The GitHub Actions workflows: schema check, then what a schema cannot see
+# (actionlint cannot be installed here: its PyPI package downloads the
+# binary while it builds).
+lint-workflows: $(DEPS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VPY) tools/check_workflows.py .github/workflows/*.yml
 
 rust-test:
 	cargo test --release -p liveimport-engine --quiet
 
+# The whole suite, packaging checks included (tests/test_packaging.py: the
+# wheel passes auditwheel; the sdist builds and imports in a fresh venv).
 py-test: $(BUILT)
-	$(VPY) -m pytest -q
+	LIVEIMPORT_WHEEL_DIR=$(WHEELS) $(VPY) -m pytest -q
+
+py-versions: $(BUILT)
+	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) \
+	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) --deps $(PY_TEST_DEPS) -- $(PYTHONS)
 
 bench: $(BUILT)
 	$(VPY) bench/run.py --full
@@ -60,4 +108,4 @@ docs: $(BUILT)
 	$(VPY) docs/gen_api.py
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(VENV)-py3.* target
