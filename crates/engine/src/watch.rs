@@ -13,9 +13,9 @@
 //! reported by `polled_dirs()`; the engine checks their files' metadata on
 //! every poll.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How changes are detected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +139,7 @@ impl Watcher {
         fresh
     }
 
+    #[cfg(target_os = "linux")]
     fn warn(&mut self, message: String) {
         if self.warning.is_none() && !self.warned {
             self.warning = Some(message);
@@ -192,9 +193,11 @@ impl Watcher {
 mod linux {
     use super::*;
     use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+    use std::collections::HashMap;
     use std::ffi::CString;
     use std::io;
     use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
 
     pub struct Queue {
         inotify: Inotify,
