@@ -33,7 +33,7 @@ PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
                 "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5"
 
 .PHONY: demo test build wheel check lint-workflows rust-test py-test py-versions \
-        bench bench-quick soak fuzz docs clean
+        cross-check bench bench-quick soak fuzz docs clean
 
 demo: $(BUILT)
 	$(VPY) examples/demo.py
@@ -91,6 +91,18 @@ py-test: $(BUILT)
 py-versions: $(BUILT)
 	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) \
 	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) --deps $(PY_TEST_DEPS) -- $(PYTHONS)
+
+# Lint the crates for macOS and Windows (not part of `make test`): needs
+# `rustup target add $(CROSS_TARGETS)` and, for the C and assembly files of a
+# dependency (psm, stacker), Debian's clang. The MSVC target is not checked:
+# those files need the Windows SDK headers (its Rust code is the -gnu one's).
+CROSS_TARGETS := x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu
+cross-check:
+	set -e; for target in $(CROSS_TARGETS); do \
+	    echo "cargo clippy --target $$target"; \
+	    env CC_$$(echo $$target | tr - _)=clang cargo clippy --quiet --target $$target \
+	        -p liveimport-engine -p liveimport-python -- -D warnings; \
+	done
 
 bench: $(BUILT)
 	$(VPY) bench/run.py --full
