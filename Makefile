@@ -5,7 +5,9 @@
 # `make test` builds the abi3 wheel once (target/wheels-make/), installs that
 # same wheel into .venv, where the whole suite runs, and into one venv per
 # other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
-# where the suite minus the kernel and slow tests runs.
+# where the suite minus the kernel and slow tests runs. Those pytest runs are
+# single-threaded, so they go in parallel (py-test beside py-versions, whose
+# interpreters run side by side too); each one's output is printed whole.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -38,7 +40,8 @@ PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
 demo: $(BUILT)
 	$(VPY) examples/demo.py
 
-test: check rust-test py-test py-versions
+test: check rust-test
+	$(MAKE) --no-print-directory -j2 --output-sync=target py-test py-versions
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +51,7 @@ $(DEPS): $(VENV)/bin/python pyproject.toml Makefile
 	$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" \
 	    "ipython>=8" "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5" \
 	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5" \
-	    "auditwheel>=6" "check-jsonschema>=0.29"
+	    "auditwheel>=6" "check-jsonschema>=0.29" "uv>=0.4"
 	touch $@
 
 # maturin picks the most compatible platform tag the binary honours
@@ -89,7 +92,7 @@ py-test: $(BUILT)
 	LIVEIMPORT_WHEEL_DIR=$(WHEELS) $(VPY) -m pytest -q
 
 py-versions: $(BUILT)
-	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) \
+	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) --uv $(VENV)/bin/uv \
 	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) --deps $(PY_TEST_DEPS) -- $(PYTHONS)
 
 # Lint the crates for macOS and Windows (not part of `make test`): needs

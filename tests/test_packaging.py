@@ -8,10 +8,13 @@
   not (build output, venvs, caches); ``pip install <sdist>`` builds it in a
   fresh venv, and the result imports and passes ``tests/smoke.py``.
 
-Slow (the sdist build compiles the engine: about two minutes the first time;
-its Cargo target directory, ``target/sdist-check/cargo``, is kept so later
-runs take seconds) and needs maturin, auditwheel and the network access pip
-needs for the build backend: run by ``make test`` in ``.venv`` only.
+Slow (the sdist build compiles the engine and the bindings: about a minute)
+and needs maturin, auditwheel and the network access pip needs for the build
+backend: run by ``make test`` in ``.venv`` only. The sdist build uses the
+checkout's Cargo target directory, so the third-party crates that ``make``
+compiled are reused; the sdist's files are stamped with the current time, so
+cargo compiles the two crates from the sdist's own sources rather than
+reusing the checkout's build of them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -33,7 +37,7 @@ import liveimport
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-SDIST_WORK = ROOT / "target" / "sdist-check"
+CARGO_TARGET = ROOT / "target"
 BIN = Path(sysconfig.get_path("scripts"))
 
 # Files the build needs besides those tracked under crates/ and python/.
@@ -199,24 +203,41 @@ def test_sdist_holds_what_the_build_needs_and_nothing_else(sdist: Path):
     assert sdist.stat().st_size < SDIST_MAX_BYTES, f"{sdist.stat().st_size} bytes"
 
 
+def restamped(sdist: Path, folder: Path) -> Path:
+    """A copy of the sdist whose every file carries the current time."""
+    copy = folder / sdist.name
+    now = time.time()
+    with tarfile.open(sdist) as source, tarfile.open(copy, "w:gz") as target:
+        for member in source.getmembers():
+            member.mtime = now
+            target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    return copy
+
+
 @pytest.mark.timeout(1200)
 def test_sdist_builds_and_imports_in_a_fresh_venv(sdist: Path, tmp_path: Path):
-    """``pip install <sdist>`` into a new venv: the real build from the sdist alone."""
-    venv = SDIST_WORK / "venv"  # a fixed path, made anew: the Cargo cache stays valid
-    shutil.rmtree(venv, ignore_errors=True)
+    """``pip install <sdist>`` into a new venv: a build from the sdist's files alone."""
+    venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    fresh = restamped(sdist, tmp_path)
 
     env = clean_env()
-    env["CARGO_TARGET_DIR"] = str(SDIST_WORK / "cargo")
+    env["CARGO_TARGET_DIR"] = str(CARGO_TARGET)
     build = subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", str(sdist)],
+        [str(python), "-m", "pip", "install", "-v", "--disable-pip-version-check", str(fresh)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
     )
-    assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-5000:]
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-10000:]
+    # cargo compiled both crates, and from the unpacked sdist, not from this checkout.
+    for crate in ("liveimport-engine", "liveimport-python"):
+        compiled = re.search(rf"Compiling {crate} v\S+ \(([^)]+)\)", log)
+        assert compiled, f"{crate} was not compiled from the sdist:\n{log[-5000:]}"
+        assert not Path(compiled.group(1)).resolve().is_relative_to(ROOT), compiled.group(0)
 
     smoke = subprocess.run(
         [str(python), str(ROOT / "tests" / "smoke.py")],
