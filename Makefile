@@ -5,9 +5,8 @@
 # `make test` builds the abi3 wheel once (target/wheels-make/), installs that
 # same wheel into .venv, where the whole suite runs, and into one venv per
 # other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
-# where the suite minus the kernel and slow tests runs. Those pytest runs are
-# single-threaded, so they go in parallel (py-test beside py-versions, whose
-# interpreters run side by side too); each one's output is printed whole.
+# where the suite minus the kernel and slow tests runs (those interpreters
+# side by side: a pytest run keeps about one core busy).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -29,10 +28,11 @@ PYENV_VERSIONS ?= $(HOME)/.pyenv/versions
 PYTHONS ?= $(sort $(wildcard $(PYENV_VERSIONS)/3.*/bin/python3))
 PY_MARKERS ?= not kernel and not slow
 PY_JOBS ?= 3
-# What those runs need: the test extra but ruff (the kernel test modules
-# import the Jupyter packages even when their tests are deselected).
-PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
-                "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5"
+# What those runs need. The kernel test modules, all of whose tests the
+# markers deselect, are not even collected: they import the Jupyter packages,
+# which these venvs then need not hold.
+PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8"
+PY_PYTEST_ARGS := --pytest-arg=--ignore-glob=$(CURDIR)/tests/test_kernel_*.py
 
 .PHONY: demo test build wheel check lint-workflows rust-test py-test py-versions \
         cross-check bench bench-quick soak fuzz docs clean
@@ -40,8 +40,7 @@ PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
 demo: $(BUILT)
 	$(VPY) examples/demo.py
 
-test: check rust-test
-	$(MAKE) --no-print-directory -j2 --output-sync=target py-test py-versions
+test: check rust-test py-test py-versions
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,7 +92,8 @@ py-test: $(BUILT)
 
 py-versions: $(BUILT)
 	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) --uv $(VENV)/bin/uv \
-	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) --deps $(PY_TEST_DEPS) -- $(PYTHONS)
+	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) $(PY_PYTEST_ARGS) --deps $(PY_TEST_DEPS) \
+	    -- $(PYTHONS)
 
 # Lint the crates for macOS and Windows (not part of `make test`): needs
 # `rustup target add $(CROSS_TARGETS)` and, for the C and assembly files of a

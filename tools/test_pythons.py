@@ -5,9 +5,8 @@ passed in ``.venv``. For each interpreter given on the command line that is
 CPython >= 3.10, one per minor version (the newest patch release), except the
 minor version ``.venv`` runs (it already ran the whole suite there):
 
-* create ``.venv-py3.X`` (kept between runs; recreated if its interpreter
-  changed) and install the test dependencies into it (again only when they
-  change);
+* create ``.venv-py3.X`` with the test dependencies (kept between runs;
+  made anew when the interpreter or the dependency list changes);
 * install the wheel ``make`` built (the same file ``.venv`` has:
   ``pip install --no-index --no-deps --force-reinstall``);
 * run pytest with the given marker expression, in a scratch directory of its
@@ -113,26 +112,21 @@ def set_up(target: Target, deps: list[str], wheel: Path, uv: str | None, log: Te
     its cache; pip is the fallback.
     """
     venv, python = target.venv, target.venv_python
-    marker = venv / ".python"
-    identity = f"{Path(target.python).resolve()} {'.'.join(map(str, target.version))}\n"
+    marker = venv / ".made-for"
+    identity = "\n".join([str(Path(target.python).resolve()), *deps]) + "\n"
     if not python.exists() or not marker.exists() or marker.read_text() != identity:
+        # Made anew when the interpreter or the dependencies change, so that
+        # nothing left from an earlier list lingers.
         shutil.rmtree(venv, ignore_errors=True)
         print(f"py{target.minor}: creating {venv.name} from {target.python}", flush=True)
         if uv:
             run([uv, "venv", "--quiet", "--python", target.python, venv], log)
-        else:
-            run([target.python, "-m", "venv", venv], log)
-        marker.write_text(identity)
-    stamp = venv / ".deps-stamp"
-    wanted = "\n".join(deps) + "\n"
-    if not stamp.exists() or stamp.read_text() != wanted:
-        print(f"py{target.minor}: installing the test dependencies into {venv.name}", flush=True)
-        if uv:
             run([uv, "pip", "install", "--quiet", "--python", python, *deps], log)
         else:
+            run([target.python, "-m", "venv", venv], log)
             run([python, *PIP, "--upgrade", "pip"], log)
             run([python, *PIP, *deps], log)
-        stamp.write_text(wanted)
+        marker.write_text(identity)
     if uv:
         run([uv, "pip", "install", "--quiet", "--python", python, "--no-index", "--no-deps",
              "--reinstall", wheel], log)  # fmt: skip
