@@ -1,51 +1,98 @@
 # LiveImport developer entry points. Every target sets up what it needs in
 # ./.venv (created with the python3 on PATH), so a fresh clone needs only
 # Python 3 and a Rust toolchain.
+#
+# `make test` builds the abi3 wheel once (target/wheels-make/), installs that
+# same wheel into .venv, where the whole suite runs, and into one venv per
+# other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
+# where the suite minus the kernel and slow tests runs (those interpreters
+# side by side: a pytest run keeps about one core busy).
 
 PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-stamp
 BUILT  := $(VENV)/.build-stamp
-SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' \) 2>/dev/null) Cargo.toml pyproject.toml
+SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' \) 2>/dev/null) \
+           Cargo.toml Cargo.lock pyproject.toml README.md LICENSE
 
-.PHONY: demo test build check rust-test py-test browser lint bench bench-quick soak fuzz docs clean
+# The one wheel that `make` builds; every venv installs this file.
+WHEELS := target/wheels-make
+WHEEL_STAMP := $(WHEELS)/.stamp
+
+# Other interpreters to test the wheel with: every CPython >= 3.10 under
+# PYENV_VERSIONS (older ones, and the version .venv already runs, are
+# skipped by tools/test_pythons.py). Override PYTHONS to choose others, or
+# set it empty to skip them.
+PYENV_VERSIONS ?= $(HOME)/.pyenv/versions
+PYTHONS ?= $(sort $(wildcard $(PYENV_VERSIONS)/3.*/bin/python3))
+PY_MARKERS ?= not kernel and not slow
+PY_JOBS ?= 3
+# What those runs need. The kernel test modules, all of whose tests the
+# markers deselect, are not even collected: they import the Jupyter packages,
+# which these venvs then need not hold.
+PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8"
+PY_PYTEST_ARGS := --pytest-arg=--ignore-glob=$(CURDIR)/tests/test_kernel_*.py \
+                  --pytest-arg=--ignore=$(CURDIR)/tests/test_browser.py
+
+.PHONY: demo test build wheel check lint-workflows rust-test py-test py-versions \
+        browser cross-check bench bench-quick soak fuzz docs clean
 
 demo: $(BUILT)
 	$(VPY) examples/demo.py
 
-test: check rust-test py-test
+test: check rust-test py-test py-versions
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(DEPS): $(VENV)/bin/python pyproject.toml
+$(DEPS): $(VENV)/bin/python pyproject.toml Makefile
 	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" \
 	    "ipython>=8" "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5" \
 	    "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ruff>=0.5" "mypy>=1.10" \
+	    "auditwheel>=6" "check-jsonschema>=0.29" "uv>=0.4" \
 	    "jupyterlab==4.6.6" "playwright==1.65.2"
 	touch $@
 
-$(BUILT): $(DEPS) $(SOURCES)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+# maturin picks the most compatible platform tag the binary honours
+# (manylinux_2_34 on this Debian 12 machine; see docs/install.md).
+$(WHEEL_STAMP): $(DEPS) $(SOURCES)
+	rm -rf $(WHEELS)
+	$(VENV)/bin/maturin build --release --quiet --out $(WHEELS)
+	touch $@
+
+wheel: $(WHEEL_STAMP)
+
+$(BUILT): $(WHEEL_STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+	    --force-reinstall $(WHEELS)/*.whl
 	touch $@
 
 build: $(BUILT)
 
-check: $(BUILT)
+check: $(BUILT) lint-workflows
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VPY) -m ruff check python tests bench examples docs
+	$(VPY) -m ruff check python tests bench examples docs tools
 	$(VPY) -m ruff format --check python
 	$(VPY) -m mypy
 	$(VPY) -m mypy.stubtest liveimport._engine
 
+# The GitHub Actions workflows: schema check, then what a schema cannot see
+# (actionlint cannot be installed here: its PyPI package downloads the
+# binary while it builds).
+lint-workflows: $(DEPS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VPY) tools/check_workflows.py .github/workflows/*.yml
+
 rust-test:
 	cargo test --release -p liveimport-engine --quiet
 
+# The whole suite, packaging checks included (tests/test_packaging.py: the
+# wheel passes auditwheel; the sdist builds and imports in a fresh venv).
 py-test: $(BUILT) browser
-	$(VPY) -m pytest -q
+	LIVEIMPORT_WHEEL_DIR=$(WHEELS) $(VPY) -m pytest -q
 
 # tests/test_browser.py drives JupyterLab in Debian's chromium (Playwright's
 # own browser download cannot work here). Without it the test skips, loudly;
@@ -56,6 +103,23 @@ browser:
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
 	    || echo "warning: could not install chromium: tests/test_browser.py will not run"; \
 	else echo "note: no chromium (Debian package chromium): tests/test_browser.py will not run"; fi
+
+py-versions: $(BUILT)
+	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) --uv $(VENV)/bin/uv \
+	    --markers "$(PY_MARKERS)" --jobs $(PY_JOBS) $(PY_PYTEST_ARGS) --deps $(PY_TEST_DEPS) \
+	    -- $(PYTHONS)
+
+# Lint the crates for macOS and Windows (not part of `make test`): needs
+# `rustup target add $(CROSS_TARGETS)` and, for the C and assembly files of a
+# dependency (psm, stacker), Debian's clang. The MSVC target is not checked:
+# those files need the Windows SDK headers (its Rust code is the -gnu one's).
+CROSS_TARGETS := x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu
+cross-check:
+	set -e; for target in $(CROSS_TARGETS); do \
+	    echo "cargo clippy --target $$target"; \
+	    env CC_$$(echo $$target | tr - _)=clang cargo clippy --quiet --target $$target \
+	        -p liveimport-engine -p liveimport-python -- -D warnings; \
+	done
 
 bench: $(BUILT)
 	$(VPY) bench/run.py --full
@@ -73,4 +137,4 @@ docs: $(BUILT)
 	$(VPY) docs/gen_api.py
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(VENV)-py3.* target

@@ -656,6 +656,7 @@ def test_27_non_utf8_bytes_without_a_cookie(project):
     assert project.ns["S"] == "fixed"
 
 
+@pytest.mark.slow
 def test_28_five_megabyte_module(project):
     body = "".join(f"def f{i}(x):\n    return x + {i}  # {'pad' * 20}\n" for i in range(58000))
     source = "import os\nVERSION = 1\n" + body
