@@ -140,10 +140,10 @@ impl Watcher {
     /// whose path now leads elsewhere (a symbolic link on the way was
     /// re-pointed) is watched again at its new place.
     pub fn watch_dirs(&mut self, dirs: &HashSet<PathBuf>, relink: bool) -> Vec<PathBuf> {
-        let mut fresh = Vec::new();
         self.polled.retain(|d, _| dirs.contains(d));
         #[cfg(target_os = "linux")]
         if self.mode == Mode::Events {
+            let mut fresh = Vec::new();
             let mut unavailable = None;
             if self.inotify.is_none() {
                 match linux::Queue::new() {
@@ -183,6 +183,7 @@ impl Watcher {
             let reason = unavailable.unwrap_or(PollReason::Unavailable("no inotify instance".into()));
             return self.poll_all(dirs, reason);
         }
+        let _ = relink; // only event watches move with a link
         let reason = if self.mode == Mode::Polling { PollReason::PollingMode } else { PollReason::Platform };
         self.poll_all(dirs, reason)
     }
