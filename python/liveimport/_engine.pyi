@@ -267,6 +267,12 @@ class Engine:
         """The imports that run when a module with this source is imported
         (for differential tests of the parser). Raises ``SyntaxError``."""
 
+    def scan_source(self, data: bytes) -> list[Statement] | None:
+        """The imports the token scanner finds in a module's source (as
+        :meth:`analyze_source` gives them), or ``None`` where it declines.
+        It does not look for syntax errors: the engine uses it only for
+        sources known to compile (for differential tests)."""
+
     def _panic_for_test(self) -> None:
         """Fail inside the engine (tests that a panic becomes RuntimeError)."""
 

@@ -14,6 +14,7 @@ pub mod fingerprint;
 pub mod graph;
 pub mod imports;
 pub mod plan;
+pub mod scan;
 pub mod source;
 pub mod track;
 pub mod watch;

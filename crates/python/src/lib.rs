@@ -559,6 +559,17 @@ impl Engine {
         })
     }
 
+    /// The imports the token scanner finds in a module's source bytes, as
+    /// `analyze_source` gives them, or `None` where it declines (the engine
+    /// then parses fully). It does not look for syntax errors: the engine
+    /// uses it only for sources known to compile. For differential tests.
+    fn scan_source(&self, data: &[u8]) -> PyResult<Option<Vec<Statement>>> {
+        guard(|| {
+            Ok(engine::scan::scan_module(data)
+                .map(|imports| imports.into_iter().map(Statement::from).collect()))
+        })
+    }
+
     /// Deliberately fail inside the engine (tests of kernel safety).
     fn _panic_for_test(&self) -> PyResult<()> {
         guard(|| -> PyResult<()> { panic!("deliberate test panic") })
