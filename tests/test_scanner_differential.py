@@ -23,6 +23,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_parser_differential import (
@@ -33,13 +34,17 @@ from test_parser_differential import (
     body_text,
     corpus_files,
     engine_bytes,
-    examples,  # noqa: F401  (the fixture)
     file_bytes,
 )
 
 from liveimport._engine import Engine, Mode
 
 _engine: Engine | None = None
+
+
+@pytest.fixture
+def examples(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("--fuzz-examples"))
 
 
 def _get_engine() -> Engine:
@@ -120,7 +125,8 @@ BLOCKS = st.sampled_from(
         "if TYPE_CHECKING or x:\n{i}import tc_or",
         "for x in y:\n{i}pass\nelse:\n{i}import loop_else",
         "while x:\n{i}if y:\n{i}{i}import in_while\n{i}else:\n{i}{i}import in_while_else",
-        "try:\n{i}import t1\nexcept (A, B) as e:\n{i}import t2\nelse:\n{i}import t3\nfinally:\n{i}import t4",
+        "try:\n{i}import t1\nexcept (A, B) as e:\n{i}import t2\n"
+        "else:\n{i}import t3\nfinally:\n{i}import t4",
         "with a as b, c:\n{i}if d:\n{i}{i}import nested_with",
         "class C(B):\n{i}x = 1\n{i}def f(self):\n{i}{i}import inner\nimport after_class",
         "def f(\n    a,\n):\n{i}import in_def\nimport after_def",
