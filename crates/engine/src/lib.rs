@@ -8,6 +8,7 @@
 //! where their sources are) come in as plain data, through a [`Resolver`].
 
 pub mod bindings;
+pub mod cache;
 pub mod decode;
 pub mod detect;
 pub mod fingerprint;
@@ -31,6 +32,7 @@ pub use imports::{Alias, ImportStmt, RelativeImportError};
 use plan::{Order, Pending};
 pub use plan::{Plan, PlannedReload, Reason, Rebind};
 pub use source::{Analysis, Binds, SourceError};
+pub use track::ReadCounts;
 use track::Workspace;
 pub use watch::Mode;
 
@@ -182,6 +184,10 @@ pub struct Engine {
     relink: bool,
     pub(crate) detector: Detector,
     pub(crate) pending: Option<Pending>,
+    /// The persistent cache's place, and how files were read.
+    pub(crate) reading: track::Reading,
+    /// The cache, during one operation that tracks modules.
+    pub(crate) session: Option<track::Session>,
 }
 
 impl Engine {
@@ -200,6 +206,8 @@ impl Engine {
             relink: false,
             detector: Detector::new(mode),
             pending: None,
+            reading: track::Reading::default(),
+            session: None,
         }
     }
 
@@ -377,7 +385,9 @@ impl Engine {
         let mode = self.detector.mode();
         let workspace = self.workspace.dirs().to_vec();
         self.detector.release();
+        let reading = std::mem::take(&mut self.reading);
         *self = Engine::new(self.version, workspace, mode);
+        self.reading = reading;
     }
 
     /// Drop a namespace's registrations (its dict was garbage collected).

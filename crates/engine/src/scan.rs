@@ -37,9 +37,16 @@ pub fn scan_text(text: &str) -> Option<Vec<ImportStmt>> {
     let mut tokens = Vec::new();
     while let Some(indent) = lexer.indentation()? {
         tokens.clear();
-        lexer.logical_line(&mut tokens)?;
-        if !tokens.is_empty() {
+        if blocks.enter(indent) {
+            lexer.logical_line(&mut tokens, true)?;
             blocks.line(indent, &tokens)?;
+        } else {
+            // Inside `def`, `class`, … only a header (a line ending with a
+            // colon) matters: it opens a block to leave later.
+            if lexer.logical_line(&mut tokens, false)?.is_some_and(|t| t.kind == Kind::Colon && t.depth == 0)
+            {
+                blocks.stack.push(Block { indent, runs: false, last: None });
+            }
         }
     }
     Some(blocks.out)
@@ -174,14 +181,16 @@ impl Lexer<'_> {
         }
     }
 
-    /// The tokens of one logical line, up to and including its end.
-    fn logical_line(&mut self, out: &mut Vec<Tok>) -> Option<()> {
+    /// The tokens of one logical line, up to and including its end (kept in
+    /// `out` with `keep`); its last token.
+    fn logical_line(&mut self, out: &mut Vec<Tok>, keep: bool) -> Option<Option<Tok>> {
+        let mut last = None;
         loop {
             while matches!(self.peek(0), b' ' | b'\t') {
                 self.i += 1;
             }
             if self.at_end() {
-                return (self.depth == 0).then_some(());
+                return (self.depth == 0).then_some(last);
             }
             let start = self.i;
             let line = self.line;
@@ -195,7 +204,7 @@ impl Lexer<'_> {
                 b'\n' | b'\r' => {
                     self.newline();
                     if self.depth == 0 {
-                        return Some(());
+                        return Some(last);
                     }
                     continue;
                 }
@@ -274,7 +283,11 @@ impl Lexer<'_> {
                 }
                 _ => return None,
             };
-            out.push(Tok { kind, start, end: self.i, line, depth });
+            let tok = Tok { kind, start, end: self.i, line, depth };
+            if keep {
+                out.push(tok);
+            }
+            last = Some(tok);
         }
     }
 
@@ -519,22 +532,22 @@ impl Blocks<'_> {
         tok.is_some_and(|t| t.kind == Kind::Name && self.text(t) == word)
     }
 
-    /// One logical line at indentation `indent`.
-    fn line(&mut self, indent: i64, toks: &[Tok]) -> Option<()> {
+    /// A logical line at indentation `indent` begins: leave the blocks it
+    /// is not in. Whether its imports (and headers) matter.
+    fn enter(&mut self, indent: i64) -> bool {
         while self.stack.len() > 1 && self.stack.last().is_some_and(|b| b.indent >= indent) {
             self.stack.pop();
         }
+        self.stack.last().is_some_and(|b| b.runs)
+    }
+
+    /// One logical line at indentation `indent`, in a block that runs.
+    fn line(&mut self, indent: i64, toks: &[Tok]) -> Option<()> {
         let top = *self.stack.last()?;
+        let Some(first) = toks.first().copied() else { return Some(()) };
         // A simple statement never ends with a colon: a line that does is a
         // block header, and its body follows, indented.
         let ends_with_colon = toks.last().is_some_and(|t| t.kind == Kind::Colon && t.depth == 0);
-        if !top.runs {
-            if ends_with_colon {
-                self.stack.push(Block { indent, runs: false, last: None });
-            }
-            return Some(());
-        }
-        let first = toks[0];
         let word = if first.kind == Kind::Name { self.text(&first) } else { "" };
         // (owner for later clauses, whether this clause's body runs)
         let (owner, runs) = match word {
