@@ -62,6 +62,8 @@ pub(crate) struct Reading {
     /// Where the cache lives; `None`: no cache.
     pub dir: Option<PathBuf>,
     pub counts: ReadCounts,
+    /// Modules prepared by the operation under way.
+    pub prepared: usize,
 }
 
 /// How module files were analysed at registration, since the engine began.
@@ -532,39 +534,25 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
     bytecode(source, cached).0
 }
 
-/// [`prepare`] every module, on up to four threads for larger batches (file
-/// reads dominate, and they wait on the kernel); results keep their order.
-/// Workers get the stack a main thread has, since sources up to 16 KiB are
-/// parsed on the calling thread (see `source::on_deep_stack`).
+/// [`prepare`] every module, in order. A large batch is prepared on one
+/// helper thread: its many short-lived allocations (file contents, import
+/// lists) then land in that thread's allocator arena, which is returned
+/// whole when they are freed, instead of being interleaved on the main
+/// heap with what the engine keeps (which would pin their pages).
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    if metas.len() < 32 || threads < 2 {
+    if metas.len() < 64 {
         return metas.into_iter().map(|m| prepare(m, version, known)).collect();
     }
-    let chunk = metas.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<ModuleMeta>> = Vec::new();
-    let mut rest = metas;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk.min(rest.len()));
-        chunks.push(rest);
-        rest = tail;
-    }
     std::thread::scope(|scope| {
-        let mut results: Vec<Vec<Prepared>> = Vec::with_capacity(chunks.len());
-        let mut handles = Vec::with_capacity(chunks.len());
-        for part in chunks {
-            let work = move || part.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
-            let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-            handles.push(worker.spawn_scoped(scope, work.clone()).map_err(|_| work));
+        let work = move || metas.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
+        // The stack a main thread has: sources up to 16 KiB are parsed on
+        // the calling thread (see `source::on_deep_stack`).
+        let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
+        match worker.spawn_scoped(scope, work.clone()) {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: do it here.
+            Err(_) => work(),
         }
-        for handle in handles {
-            results.push(match handle {
-                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: do that part here.
-                Err(work) => work(),
-            });
-        }
-        results.into_iter().flatten().collect()
     })
 }
 
@@ -581,6 +569,7 @@ impl Engine {
         }
         let empty = Loaded::default();
         let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
+        self.reading.prepared += metas.len();
         let mut prepared = prepare_all(metas, self.version, known);
         let counts = &mut self.reading.counts;
         for p in &mut prepared {
@@ -604,15 +593,15 @@ impl Engine {
     /// End an operation's use of the cache: write what it learnt, forget
     /// the rest, and give memory freed by a large batch back to the system.
     pub(crate) fn finish_reading(&mut self) {
-        let Some(session) = self.session.take() else { return };
-        let big = session.loaded.len() + session.fresh.len() > 256;
-        if !session.fresh.is_empty() {
-            session.location.store(session.fresh, session.loaded);
-            self.reading.counts.cache_writes += 1;
-        } else {
-            drop(session);
+        let prepared = std::mem::take(&mut self.reading.prepared);
+        if let Some(session) = self.session.take() {
+            if !session.fresh.is_empty() {
+                session.location.store(session.fresh, session.loaded);
+                self.reading.counts.cache_writes += 1;
+            }
         }
-        if big {
+        if prepared > 256 {
+            self.table.shrink();
             release_free_memory();
         }
     }
