@@ -56,7 +56,9 @@ class _State:
     sync is running."""
 
     def __init__(self) -> None:
-        self.engine = Engine(sys.version_info[:2], [os.getcwd()], _initial_mode())
+        from . import _IMPORT_DIRECTORY
+
+        self.engine = Engine(sys.version_info[:2], [_IMPORT_DIRECTORY], _initial_mode())
         # Registered namespaces, kept alive while they have registrations so
         # their ids stay theirs.
         self.namespaces: dict[int, dict[str, Any]] = {}
