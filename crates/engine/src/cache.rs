@@ -18,7 +18,7 @@
 //! so a reader sees a whole file or the previous one; a directory that
 //! cannot be written just means no cache.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use crate::fingerprint::{ContentHash, Meta};
@@ -61,17 +61,24 @@ pub fn stored_imports(imports: &[ImportStmt]) -> Vec<ImportStmt> {
 #[derive(Debug, Default)]
 pub struct Loaded {
     entries: Vec<Entry>,
-    by_hash: HashMap<ContentHash, usize>,
-    by_path: HashMap<PathBuf, usize>,
+    by_hash: FxHashMap<ContentHash, usize>,
+    /// By the hash of the path's bytes (checked against the entry's path).
+    by_path: FxHashMap<u64, usize>,
+}
+
+fn path_key(path: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())
 }
 
 impl Loaded {
     fn new(entries: Vec<Entry>) -> Loaded {
-        let mut by_hash = HashMap::with_capacity(entries.len());
-        let mut by_path = HashMap::with_capacity(entries.len());
+        let mut by_hash = FxHashMap::default();
+        let mut by_path = FxHashMap::default();
+        by_hash.reserve(entries.len());
+        by_path.reserve(entries.len());
         for (i, entry) in entries.iter().enumerate() {
             by_hash.entry(entry.hash).or_insert(i);
-            by_path.entry(entry.path.clone()).or_insert(i);
+            by_path.entry(path_key(&entry.path)).or_insert(i);
         }
         Loaded { entries, by_hash, by_path }
     }
@@ -92,7 +99,10 @@ impl Loaded {
     /// The entry of `path` when `meta` (the file's metadata now) is the
     /// metadata it was hashed with, outside the racy window.
     pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<&Entry> {
-        let entry = &self.entries[*self.by_path.get(path)?];
+        let entry = &self.entries[*self.by_path.get(&path_key(path))?];
+        if entry.path != path {
+            return None;
+        }
         match &entry.meta {
             Some((seen, hashed_at)) if seen == meta && !meta.is_racy(*hashed_at) => Some(entry),
             _ => None,
@@ -101,7 +111,7 @@ impl Loaded {
 
     /// Whether `entry` is already recorded as it is.
     pub fn holds(&self, entry: &Entry) -> bool {
-        self.by_path.get(&entry.path).is_some_and(|&i| self.entries[i] == *entry)
+        self.by_path.get(&path_key(&entry.path)).is_some_and(|&i| self.entries[i] == *entry)
     }
 }
 

@@ -11,6 +11,8 @@ use crate::graph::{ModId, Module, NameId};
 use crate::imports::{self, Dependency, ImportStmt};
 use crate::scan;
 use crate::source::{self, Binds};
+use rustc_hash::FxHashSet;
+
 use crate::{AnalysisFailure, Engine, EngineError, ModuleMeta, Namespace, Resolution, Resolver};
 
 /// A module's source, analysed: what it depends on, and (when asked) the
@@ -266,22 +268,36 @@ impl Engine {
             visited[id] = true;
         }
         let mut added = false;
-        let mut absent: HashSet<NameId> = HashSet::new();
+        let mut absent: FxHashSet<NameId> = FxHashSet::default();
+        // Loaded modules that are not packages (`__path__`-less): names
+        // below them cannot be submodules, so they are not asked about.
+        let mut plain: FxHashSet<NameId> = FxHashSet::default();
         let mut head = 0;
         loop {
+            let mut asked: FxHashSet<NameId> = FxHashSet::default();
             let mut wanted: Vec<NameId> = Vec::new();
-            let mut asked: HashSet<NameId> = HashSet::new();
+            // `m.x` of `from m import x`, with `m`: asked once `m` is known.
+            let mut children: Vec<(NameId, NameId)> = Vec::new();
             while head < queue.len() {
                 let id = queue[head];
                 head += 1;
                 let deps = &self.table.modules[id].deps;
-                for name in deps.iter().flat_map(|dep| std::iter::once(dep.name).chain(dep.fallback())) {
-                    if self.table.get_id(name).is_none()
-                        && !self.untrackable.contains(&name)
-                        && !absent.contains(&name)
-                        && asked.insert(name)
-                    {
-                        wanted.push(name);
+                for dep in deps {
+                    let parent = dep.fallback();
+                    for name in std::iter::once(dep.name).chain(parent) {
+                        if self.table.get_id(name).is_none()
+                            && !self.untrackable.contains(&name)
+                            && !absent.contains(&name)
+                            && !asked.contains(&name)
+                        {
+                            match parent {
+                                Some(parent) if name == dep.name => children.push((name, parent)),
+                                _ => {
+                                    asked.insert(name);
+                                    wanted.push(name);
+                                }
+                            }
+                        }
                     }
                 }
                 if walk_known {
@@ -296,31 +312,22 @@ impl Engine {
                     }
                 }
             }
-            if wanted.is_empty() {
+            if wanted.is_empty() && children.is_empty() {
                 break;
             }
-            let wanted_names: Vec<String> =
-                wanted.iter().map(|&n| self.table.names.resolve(n).to_owned()).collect();
-            let answers = resolver.resolve(&wanted_names).map_err(EngineError::Resolver)?;
             let mut to_track: Vec<ModuleMeta> = Vec::new();
-            for ((name_id, name), answer) in wanted.into_iter().zip(wanted_names).zip(answers) {
-                match answer {
-                    Resolution::Absent => {
-                        absent.insert(name_id);
-                    }
-                    Resolution::NoSource => {
-                        self.untrackable.insert(name_id);
-                    }
-                    Resolution::Source(meta) => {
-                        let inside = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
-                        if inside && meta.name == name && self.table.get_id(name_id).is_none() {
-                            to_track.push(meta);
-                        } else {
-                            self.untrackable.insert(name_id);
-                        }
-                    }
+            self.ask(resolver, wanted, &mut to_track, &mut absent, &mut plain)?;
+            let is_plain = |name: NameId| {
+                plain.contains(&name)
+                    || self.table.get_id(name).is_some_and(|m| !self.table.modules[m].is_package)
+            };
+            let mut wanted = Vec::new();
+            for (child, parent) in children {
+                if !is_plain(parent) && !absent.contains(&child) && asked.insert(child) {
+                    wanted.push(child);
                 }
             }
+            self.ask(resolver, wanted, &mut to_track, &mut absent, &mut plain)?;
             for prepared in self.prepare_batch(to_track) {
                 let id = self.push_prepared(prepared, strict)?;
                 visited.push(true);
@@ -330,6 +337,45 @@ impl Engine {
         }
         if added || walk_known {
             self.topology_stale = true;
+        }
+        Ok(())
+    }
+
+    /// Ask the resolver about `wanted` names: those to track (loaded from a
+    /// source in the workspace) go to `to_track`.
+    fn ask(
+        &mut self,
+        resolver: &mut dyn Resolver,
+        wanted: Vec<NameId>,
+        to_track: &mut Vec<ModuleMeta>,
+        absent: &mut FxHashSet<NameId>,
+        plain: &mut FxHashSet<NameId>,
+    ) -> Result<(), EngineError> {
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = wanted.iter().map(|&n| self.table.names.resolve(n).to_owned()).collect();
+        let answers = resolver.resolve(&names).map_err(EngineError::Resolver)?;
+        for ((name_id, name), answer) in wanted.into_iter().zip(names).zip(answers) {
+            match answer {
+                Resolution::Absent => {
+                    absent.insert(name_id);
+                }
+                Resolution::NoSource => {
+                    self.untrackable.insert(name_id);
+                }
+                Resolution::Source(meta) => {
+                    if !meta.is_package {
+                        plain.insert(name_id);
+                    }
+                    let inside = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
+                    if inside && meta.name == name && self.table.get_id(name_id).is_none() {
+                        to_track.push(meta);
+                    } else {
+                        self.untrackable.insert(name_id);
+                    }
+                }
+            }
         }
         Ok(())
     }

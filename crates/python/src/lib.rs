@@ -395,15 +395,43 @@ fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> Py
         let is_package = module.hasattr("__path__")?;
         return Ok(Some(ModuleMeta { name: name.to_owned(), file: None, is_package, cached: None }));
     };
-    let origin =
-        if spec.getattr("has_location")?.is_truthy()? { Some(spec.getattr("origin")?) } else { None };
-    let file = match origin.as_ref().and_then(|o| o.extract::<String>().ok()) {
+    let (has_location, origin, cached, locations) = spec_fields(&spec)?;
+    let file = match has_location.then(|| origin.extract::<String>().ok()).flatten() {
         Some(origin) if origin.ends_with(".py") => Some(absolute(py, origin)?),
         _ => None,
     };
-    let cached = spec.getattr("cached")?.extract::<String>().ok().map(PathBuf::from);
-    let is_package = !spec.getattr("submodule_search_locations")?.is_none();
-    Ok(Some(ModuleMeta { name: name.to_owned(), file, is_package, cached }))
+    let cached = cached.extract::<String>().ok().map(PathBuf::from);
+    Ok(Some(ModuleMeta { name: name.to_owned(), file, is_package: !locations.is_none(), cached }))
+}
+
+/// A spec's `has_location`, `origin`, `cached` and
+/// `submodule_search_locations`. A `ModuleSpec` whose `cached` was computed
+/// (the import system computes it) is read from its `__dict__`, without
+/// running the two properties; anything else through its attributes.
+#[allow(clippy::type_complexity)]
+fn spec_fields<'py>(
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<(bool, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let fields =
+        spec.get_type().name().is_ok_and(|n| n == "ModuleSpec").then(|| spec.getattr_opt("__dict__"));
+    if let Some(Ok(Some(fields))) = fields {
+        if let Ok(fields) = fields.cast::<PyDict>() {
+            let get = |key: &str| fields.get_item(key).ok().flatten();
+            if let (Some(set), Some(origin), Some(cached), Some(locations)) =
+                (get("_set_fileattr"), get("origin"), get("_cached"), get("submodule_search_locations"))
+            {
+                if !cached.is_none() || !set.is_truthy()? {
+                    return Ok((set.is_truthy()?, origin, cached, locations));
+                }
+            }
+        }
+    }
+    Ok((
+        spec.getattr("has_location")?.is_truthy()?,
+        spec.getattr("origin")?,
+        spec.getattr("cached")?,
+        spec.getattr("submodule_search_locations")?,
+    ))
 }
 
 /// `os.path.abspath(path)`, without calling Python for a path that is
