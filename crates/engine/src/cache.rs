@@ -25,7 +25,7 @@ use crate::fingerprint::{ContentHash, Meta};
 use crate::imports::{Alias, ImportStmt};
 
 const MAGIC: &[u8; 8] = b"LIVEIMPC";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Entries kept per workspace file.
 pub const MAX_ENTRIES: usize = 50_000;
 /// Changes whenever the engine's analysis code may change its answers.
@@ -39,6 +39,11 @@ pub struct Entry {
     /// The file's metadata when hashed, and when: `None` when it must not
     /// stand for the content (hashed within the racy window).
     pub meta: Option<(Meta, i64)>,
+    /// The module's bytecode file was current when the entry was made (not
+    /// older than the source and for other bytes): while the source keeps
+    /// this metadata it stays so (a bytecode file is rewritten only when the
+    /// source changes), and registration need not look at it again.
+    pub bytecode_current: bool,
     /// The imports that run at import time (lines and aliases dropped).
     pub imports: Vec<ImportStmt>,
 }
@@ -234,15 +239,16 @@ pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
     for entry in entries {
         put_str(&mut out, entry.path.to_str().unwrap_or_default());
         put_u64(&mut out, entry.hash);
+        let current = if entry.bytecode_current { 2 } else { 0 };
         match &entry.meta {
             Some((meta, hashed_at)) => {
-                out.push(1);
+                out.push(1 | current);
                 for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
                     put_u64(&mut out, v);
                 }
                 put_u64(&mut out, *hashed_at as u64);
             }
-            None => out.push(0),
+            None => out.push(current),
         }
         put_u32(&mut out, entry.imports.len() as u32);
         for stmt in &entry.imports {
@@ -314,9 +320,13 @@ pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
     for _ in 0..count {
         let path = PathBuf::from(r.str()?);
         let hash = r.u64()?;
-        let meta = match r.u8()? {
+        let flags = r.u8()?;
+        if flags & !3 != 0 {
+            return None;
+        }
+        let meta = match flags & 1 {
             0 => None,
-            1 => {
+            _ => {
                 let meta = Meta {
                     size: r.u64()?,
                     mtime_ns: r.u64()? as i64,
@@ -326,7 +336,6 @@ pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
                 };
                 Some((meta, r.u64()? as i64))
             }
-            _ => return None,
         };
         let n = r.u32()? as usize;
         let mut imports = Vec::with_capacity(n.min(1024));
@@ -349,7 +358,7 @@ pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
             }
             imports.push(ImportStmt { line: 0, from_import, module, level, names });
         }
-        entries.push(Entry { path, hash, meta, imports });
+        entries.push(Entry { path, hash, meta, bytecode_current: flags & 2 != 0, imports });
     }
     (r.at == rest.len()).then_some(entries)
 }
@@ -363,6 +372,7 @@ mod tests {
             path: PathBuf::from(path),
             hash,
             meta: Some((Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 }, 1_000_000_000_000)),
+            bytecode_current: true,
             imports: vec![
                 ImportStmt {
                     line: 0,
@@ -384,7 +394,8 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_damage() {
-        let entries = vec![entry("/ws/a.py", 1), Entry { meta: None, ..entry("/ws/b.py", 2) }];
+        let entries =
+            vec![entry("/ws/a.py", 1), Entry { meta: None, bytecode_current: false, ..entry("/ws/b.py", 2) }];
         let bytes = encode(&entries, (3, 11));
         assert_eq!(decode(&bytes, (3, 11)), Some(entries));
         assert_eq!(decode(&bytes, (3, 12)), None, "another Python");

@@ -530,6 +530,7 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
             path: file.clone(),
             hash,
             meta: (!source_meta.is_racy(hashed_at_ns)).then_some((source_meta, hashed_at_ns)),
+            bytecode_current: !edited_since_import,
             imports: cache::stored_imports(&imports),
         };
         if !known.holds(&fresh) {

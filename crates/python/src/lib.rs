@@ -404,6 +404,18 @@ fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> Py
     Ok(Some(ModuleMeta { name: name.to_owned(), file, is_package: !locations.is_none(), cached }))
 }
 
+/// `importlib.machinery.ModuleSpec`, looked up once.
+fn module_spec_type(py: Python<'_>) -> &Bound<'_, PyAny> {
+    static SPEC: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    SPEC.get_or_init(py, || {
+        py.import("importlib.machinery")
+            .and_then(|m| m.getattr("ModuleSpec"))
+            .map(Bound::unbind)
+            .unwrap_or_else(|_| py.None())
+    })
+    .bind(py)
+}
+
 /// A spec's `has_location`, `origin`, `cached` and
 /// `submodule_search_locations`. A `ModuleSpec` whose `cached` was computed
 /// (the import system computes it) is read from its `__dict__`, without
@@ -412,8 +424,7 @@ fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> Py
 fn spec_fields<'py>(
     spec: &Bound<'py, PyAny>,
 ) -> PyResult<(bool, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let fields =
-        spec.get_type().name().is_ok_and(|n| n == "ModuleSpec").then(|| spec.getattr_opt("__dict__"));
+    let fields = spec.get_type().is(module_spec_type(spec.py())).then(|| spec.getattr_opt("__dict__"));
     if let Some(Ok(Some(fields))) = fields {
         if let Ok(fields) = fields.cast::<PyDict>() {
             let get = |key: &str| fields.get_item(key).ok().flatten();
