@@ -314,6 +314,28 @@ def _summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[st
     return out
 
 
+PLAIN_IMPORT = """
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4
+before = rss()
+import liveimport
+print(rss() - before)
+"""
+
+
+def plain_import_kib(py: Path) -> float | None:
+    """RSS added by `import liveimport` in a bare interpreter (no IPython,
+    nothing else imported first; Linux only)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEIMPORT")}
+    try:
+        done = subprocess.run([str(py), "-c", PLAIN_IMPORT], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=tempfile.gettempdir())
+        return float(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
 def register_runs(py: Path, common: list[str], runs: int, timeout: float) -> dict[str, object]:
     """register() as the first call of a new process: `runs` cold processes
     (each with an empty analysis cache) and `runs` warm ones (the cache the
@@ -690,7 +712,7 @@ def main() -> int:
     bad = [k for k in keys if k not in ALL_KEYS]
     if bad:
         ap.error(f"unknown tools {bad}")
-    out = args.out or (HERE / "out" / mode)
+    out = (args.out or (HERE / "out" / mode)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / "workers").mkdir(exist_ok=True)
     t_start = time.perf_counter()
@@ -719,7 +741,7 @@ def main() -> int:
     if not any(s.available for s in specs):
         log("no tool available; nothing to measure")
     pys = [s.python for s in specs if s.available]
-    base = (args.out or HERE / "out") / "workspaces"
+    base = ((args.out or HERE / "out") / "workspaces").resolve()
     report: dict[str, object] = {
         "mode": mode,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -741,9 +763,7 @@ def main() -> int:
     report["plain_import"] = {}
     for s in specs:
         if s.available and s.kind == "liveimport":
-            runs = [run_worker(s.python, ["--tool", "none", "--n", "2", "--phase", "import"], 120)
-                    for _ in range(3)]
-            good = [r["rss_import_bytes"] / 1024 for r in runs if r.get("ok")]
+            good = [k for k in (plain_import_kib(s.python) for _ in range(3)) if k is not None]
             if good:
                 report["plain_import"][s.key] = statistics.median(good)
     elapsed_1000: dict[str, float] = {}

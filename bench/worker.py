@@ -672,8 +672,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=genws.DEFAULT_SEED)
     ap.add_argument("--master", type=Path, help="pre-generated workspace to copy")
-    ap.add_argument("--phase", choices=("time", "memory", "register", "import", "probe"),
-                    default="time")
+    ap.add_argument("--phase", choices=("time", "memory", "register", "probe"), default="time")
     ap.add_argument("--blocks", type=int, default=9)
     ap.add_argument("--block-seconds", type=float, default=0.05)
     ap.add_argument("--register-reps", type=int, default=5)
@@ -709,19 +708,10 @@ def main() -> None:
                 result["liveimport_error"] = f"{type(e).__name__}: {e}"
             result["ok"] = True
             return
-        if args.phase == "import":
-            # `import liveimport` alone, in plain Python (no IPython loaded).
-            rss0 = rss_bytes()
-            t0 = now()
-            import liveimport  # noqa: F401
-
-            result["import_s"] = now() - t0
-            result["rss_import_bytes"] = rss_bytes() - rss0
-            result["ok"] = True
-            return
         ws = genws.Workspace(args.n, args.seed)
         result["workspace"] = ws.summary()
         wsdir, tmp = prepare_workspace(args.master, args.n, args.seed, args.phase == "time")
+        wsdir = wsdir.resolve()
         os.chdir(wsdir)
         sys.path.insert(0, str(wsdir))
         shell = make_shell()
