@@ -15,7 +15,8 @@
 //! The cache is never an error and never a stale answer: a file that is
 //! missing, truncated, corrupt (checksum), of another format, build or
 //! Python is ignored; writes go to a temporary file renamed over the old one,
-//! so a reader sees a whole file or the previous one; a directory that
+//! so a reader sees a whole file or the previous one (never synced to disk:
+//! after a crash a file cut short fails its checksum); a directory that
 //! cannot be written just means no cache.
 
 use rustc_hash::FxHashMap;
@@ -181,9 +182,10 @@ impl Location {
         );
         let temp = self.dir.join(unique);
         let result = (|| {
+            // No fsync: a cache need not survive a crash, and a file cut
+            // short by one fails its checksum and is ignored.
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(bytes)?;
-            file.sync_data()?;
             drop(file);
             std::fs::rename(&temp, &target)
         })();

@@ -163,6 +163,17 @@ impl ModuleMeta {
     }
 }
 
+impl From<ModuleMeta> for engine::ModuleMeta {
+    fn from(meta: ModuleMeta) -> engine::ModuleMeta {
+        engine::ModuleMeta {
+            name: meta.name,
+            file: meta.file,
+            is_package: meta.is_package,
+            cached: meta.cached,
+        }
+    }
+}
+
 impl From<&ModuleMeta> for engine::ModuleMeta {
     fn from(meta: &ModuleMeta) -> engine::ModuleMeta {
         engine::ModuleMeta {
@@ -482,7 +493,7 @@ impl engine::Resolver for NativeResolver<'_> {
                     Ok(match describe_module(self.py, &modules, name)? {
                         None => engine::Resolution::Absent,
                         Some(meta) if meta.file.is_none() => engine::Resolution::NoSource,
-                        Some(meta) => engine::Resolution::Source((&meta).into()),
+                        Some(meta) => engine::Resolution::Source(meta.into()),
                     })
                 })
                 .collect::<PyResult<Vec<_>>>()
