@@ -8,7 +8,6 @@ depend on them, and rebinds exactly the names those statements bound.
 See the user guide in ``docs/userguide.md``.
 """
 
-
 import os as _os
 import sys as _sys
 
