@@ -476,27 +476,10 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
     let Some(file) = meta.file.clone() else {
         return nothing(meta, Observed::Missing);
     };
-    if cfg!(unix) && !known.is_empty() {
-        // One `lstat` (no read) when the cache recorded the file as it is.
-        if let Ok(status) = std::fs::symlink_metadata(&file) {
-            let now = fingerprint::Meta::of(&status);
-            if let Some(entry) = status.is_file().then(|| known.unchanged(&file, &now)).flatten() {
-                let hashed_at_ns = entry.meta.map_or(0, |(_, at)| at);
-                let edited_since_import =
-                    meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
-                let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports);
-                return Prepared {
-                    meta,
-                    target: None,
-                    observed: Observed::Present { meta: now, hash: entry.hash, hashed_at_ns },
-                    edited_since_import,
-                    analysed: Some(Ok(Analysed { dependencies, binds: Binds::NotAsked })),
-                    how: How::Unread,
-                    entry: None,
-                };
-            }
-        }
-    }
+    let meta = match unchanged(meta, known) {
+        Ok(prepared) => return prepared,
+        Err(meta) => meta,
+    };
     let (target, (observed, bytes)) = match fingerprint::read_source(&file) {
         Some(read) => (None, read),
         // A symbolic link: edits made through it happen at its target.
@@ -541,6 +524,32 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
     Prepared { meta, target, observed, edited_since_import, analysed: Some(analysed), how, entry }
 }
 
+/// [`prepare`] without reading the file: when the cache recorded it with the
+/// metadata it has now (one `lstat`). `Err` gives `meta` back otherwise.
+fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
+    let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix) && !known.is_empty()) else {
+        return Err(meta);
+    };
+    let Ok(status) = std::fs::symlink_metadata(file) else { return Err(meta) };
+    let now = fingerprint::Meta::of(&status);
+    let Some(entry) = status.is_file().then(|| known.unchanged(file, &now)).flatten() else {
+        return Err(meta);
+    };
+    let hashed_at_ns = entry.meta.map_or(0, |(_, at)| at);
+    let edited_since_import =
+        !entry.bytecode_current && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
+    let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports);
+    Ok(Prepared {
+        meta,
+        target: None,
+        observed: Observed::Present { meta: now, hash: entry.hash, hashed_at_ns },
+        edited_since_import,
+        analysed: Some(Ok(Analysed { dependencies, binds: Binds::NotAsked })),
+        how: How::Unread,
+        entry: None,
+    })
+}
+
 /// What a module's bytecode file says of its source: whether the source was
 /// edited after the bytecode was written (see [`edited_after_bytecode`]),
 /// and whether its header is valid for exactly this source (timestamp-based,
@@ -581,26 +590,42 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
     bytecode(source, cached).0
 }
 
-/// [`prepare`] every module, in order. A large batch is prepared on one
-/// helper thread: its many short-lived allocations (file contents, import
-/// lists) then land in that thread's allocator arena, which is returned
-/// whole when they are freed, instead of being interleaved on the main
-/// heap with what the engine keeps (which would pin their pages).
+/// [`prepare`] every module, in order. Files the cache answers unread are
+/// done on the calling thread; if 64 or more remain to be read, they are
+/// read on one helper thread: the many short-lived allocations (file
+/// contents, import lists) then land in that thread's allocator arena
+/// instead of being interleaved on the main heap with what the engine keeps
+/// (which would pin their pages).
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
-    if metas.len() < 64 {
-        return metas.into_iter().map(|m| prepare(m, version, known)).collect();
-    }
-    std::thread::scope(|scope| {
-        let work = move || metas.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
-        // The stack a main thread has: sources up to 16 KiB are parsed on
-        // the calling thread (see `source::on_deep_stack`).
-        let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-        match worker.spawn_scoped(scope, work.clone()) {
-            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: do it here.
-            Err(_) => work(),
+    // Files the cache answers without reading them, here; the rest after.
+    let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
+    let mut rest = Vec::new();
+    for meta in metas {
+        match unchanged(meta, known) {
+            Ok(prepared) => slots.push(Some(prepared)),
+            Err(meta) => {
+                slots.push(None);
+                rest.push(meta);
+            }
         }
-    })
+    }
+    let read = if rest.len() < 64 {
+        rest.into_iter().map(|m| prepare(m, version, known)).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let work = move || rest.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
+            // The stack a main thread has: sources up to 16 KiB are parsed on
+            // the calling thread (see `source::on_deep_stack`).
+            let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
+            match worker.spawn_scoped(scope, work.clone()) {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: do it here.
+                Err(_) => work(),
+            }
+        })
+    };
+    let mut read = read.into_iter();
+    slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
 }
 
 impl Engine {
