@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +43,11 @@ ANCHOR_REQS = ["liveimport==1.3.1", "ipython", "matplotlib"]
 
 MODES: dict[str, dict[str, object]] = {
     "smoke": dict(sizes=[10], blocks=6, block_s=0.005, register_reps=1, sync_reps=2,
-                  budget=60.0, memory=True),
+                  budget=60.0, memory=True, process_runs=1),
     "quick": dict(sizes=[10, 100, 1000], blocks=41, block_s=0.008, register_reps=3,
-                  sync_reps=3, budget=60.0, memory=True),
+                  sync_reps=3, budget=60.0, memory=True, process_runs=3),
     "full": dict(sizes=[10, 100, 1000, 10000], blocks=151, block_s=0.015, register_reps=5,
-                 sync_reps=7, budget=600.0, memory=True),
+                 sync_reps=7, budget=600.0, memory=True, process_runs=5),
 }
 
 # A tool at 10,000 modules is skipped when its 1,000-module run, scaled ×12, exceeds this.
@@ -106,9 +107,26 @@ def worker_cmd(py: Path, *args: str) -> list[str]:
     return [str(py), "-X", "utf8", str(HERE / "worker.py"), *args]
 
 
-def run_worker(py: Path, args: list[str], timeout: float) -> dict[str, object]:
+def run_worker(py: Path, args: list[str], timeout: float,
+               cache_dir: str | None = None) -> dict[str, object]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("LIVEIMPORT_CACHE", None)
+    # LiveImport's analysis cache: a given directory (warm runs), else a fresh
+    # one per process (cold); never the user's own.
+    scratch = None
+    if cache_dir is None:
+        scratch = tempfile.mkdtemp(prefix="liveimport-bench-cache-")
+    env["LIVEIMPORT_CACHE_DIR"] = cache_dir or scratch or ""
+    try:
+        return _run_worker(py, args, timeout, env)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_worker(py: Path, args: list[str], timeout: float,
+                env: dict[str, str]) -> dict[str, object]:
     env.pop("PYTHONPATH", None)
     env["MPLBACKEND"] = "Agg"
     t0 = time.perf_counter()
@@ -214,8 +232,29 @@ def prepare_master(n: int, seed: int, base: Path, compile_with: list[Path]) -> P
     return d
 
 
-def summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[str, object]:
+def summarise(raw: dict[str, object], mem: dict[str, object] | None,
+              reg: dict[str, object] | None = None) -> dict[str, object]:
     """Flatten one tool's worker outputs into the numbers the tables show."""
+    out = _summarise(raw, mem)
+    if reg is not None and out.get("ok"):
+        if reg.get("error"):
+            out["reg_error"] = reg["error"]
+        else:
+            out["reg_cold_ms"] = reg["cold_ms"]
+            out["reg_warm_ms"] = reg["warm_ms"]
+            out["reg_rss_install_kib"] = reg["rss_install_kib"]
+            out["reg_rss_register_kib"] = reg["rss_register_cold_kib"]
+            out["reg_rss_register_warm_kib"] = reg["rss_register_warm_kib"]
+            out["reg_rss_total_kib"] = reg["rss_install_kib"] + reg["rss_register_cold_kib"]
+            for step in ("install", "register"):
+                for kind, kib in (reg.get(f"smaps_{step}_kib") or {}).items():
+                    out[f"reg_{step}_{kind}_kib"] = kib
+            out["read_counts_cold"] = reg.get("read_counts_cold")
+            out["read_counts_warm"] = reg.get("read_counts_warm")
+    return out
+
+
+def _summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[str, object]:
     if not raw.get("ok"):
         return {"ok": False, "error": raw.get("error"), "elapsed_s": raw.get("elapsed_s")}
     idle = raw["idle"]
@@ -275,6 +314,65 @@ def summarise(raw: dict[str, object], mem: dict[str, object] | None) -> dict[str
     return out
 
 
+PLAIN_IMPORT = """
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4
+before = rss()
+import liveimport
+print(rss() - before)
+"""
+
+
+def plain_import_kib(py: Path) -> float | None:
+    """RSS added by `import liveimport` in a bare interpreter (no IPython,
+    nothing else imported first; Linux only)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEIMPORT")}
+    try:
+        done = subprocess.run([str(py), "-c", PLAIN_IMPORT], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=tempfile.gettempdir())
+        return float(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def register_runs(py: Path, common: list[str], runs: int, timeout: float) -> dict[str, object]:
+    """register() as the first call of a new process: `runs` cold processes
+    (each with an empty analysis cache) and `runs` warm ones (the cache the
+    first cold process left, as after a kernel restart)."""
+    cold: list[dict[str, object]] = []
+    warm: list[dict[str, object]] = []
+    kept = tempfile.mkdtemp(prefix="liveimport-bench-cache-")
+    try:
+        for i in range(runs):
+            cold.append(run_worker(py, [*common, "--phase", "register"], timeout,
+                                   cache_dir=kept if i == 0 else None))
+        for _ in range(runs):
+            warm.append(run_worker(py, [*common, "--phase", "register"], timeout, cache_dir=kept))
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
+    out: dict[str, object] = {"cold_raw": cold, "warm_raw": warm}
+    failed = [r for r in cold + warm if not r.get("ok")]
+    if failed:
+        out["error"] = failed[0].get("error")
+        return out
+
+    def med(rows: list[dict[str, object]], key: str) -> float | None:
+        vals = [r["register"][key] for r in rows if r["register"].get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    out["cold_ms"] = None if med(cold, "register_s") is None else med(cold, "register_s") * 1000
+    out["warm_ms"] = None if med(warm, "register_s") is None else med(warm, "register_s") * 1000
+    out["rss_install_kib"] = med(cold + warm, "rss_install_bytes") / 1024
+    out["rss_register_cold_kib"] = med(cold, "rss_register_bytes") / 1024
+    out["rss_register_warm_kib"] = med(warm, "rss_register_bytes") / 1024
+    out["smaps_install_kib"] = cold[0]["register"]["smaps_install_kib"]
+    out["smaps_register_kib"] = cold[0]["register"]["smaps_register_kib"]
+    out["read_counts_cold"] = cold[0]["register"].get("read_counts")
+    out["read_counts_warm"] = warm[-1]["register"].get("read_counts")
+    return out
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -325,6 +423,18 @@ ROWS = [
     ("top_ms", "sync after top edit (ms)", "plain"),
     ("top_floor_ms", "  └ floor (ms)", None),
     ("top_ratio", "  └ sync ÷ floor", None),
+    ("reg_cold_ms", "register() as a new process's first call, no cache (ms, median)",
+     "plain"),
+    ("reg_warm_ms", "  └ the same, cache present: a kernel restart (ms, median)", "plain"),
+    ("reg_rss_total_kib", "RSS added by the tool in a new kernel: import + register() (KiB)",
+     "plain"),
+    ("reg_rss_install_kib", "  └ `import liveimport` / `%load_ext autoreload` (KiB)", "plain"),
+    ("reg_install_extension_kib", "    └ of which the extension module's pages (KiB)", None),
+    ("reg_rss_register_kib", "  └ register() / `%autoreload 2` (KiB)", "plain"),
+    ("reg_register_heap_kib", "    └ of which the main heap (KiB)", None),
+    ("reg_register_anon_kib", "    └ of which other anonymous memory (KiB)", None),
+    ("reg_register_extension_kib", "    └ of which more extension pages (KiB)", None),
+    ("reg_rss_register_warm_kib", "  └ register() with the cache (KiB)", "plain"),
     ("rss_kib", "RSS added (KiB)", "plain"),
     ("rss_register_kib", "  └ by workspace()+register() / `%autoreload 2`, 1st cell", "plain"),
     ("tracemalloc_kib", "tracemalloc added (KiB)", "plain"),
@@ -495,6 +605,45 @@ def targets_section(report: dict[str, object]) -> list[str]:
     out.append(f"| zero stale bindings | max {fmt(max(st)) if st else 'n/a'} | "
                f"{verdict(None if not st else max(st) == 0)} |")
     out.append("")
+    out += registration_targets(report, get, verdict)
+    return out
+
+
+def registration_targets(report: dict[str, object], get, verdict) -> list[str]:
+    """Issue 14: registration in a new process, cold and warm, and memory."""
+    out = ["### Targets (issue 14), judged for ours", ""]
+    out.append("| target | measured | verdict |")
+    out.append("|---|---|---|")
+    sizes = [n for n in report["sizes"] if n >= 1000]
+    for key, label, limit in (("reg_cold_ms", "cold register() ≤ 1/20 of PyPI's", 20),
+                              ("reg_warm_ms", "warm register() (new process, cache present) "
+                                              "≤ 1/50 of PyPI's", 50)):
+        parts, oks = [], []
+        for n in sizes:
+            o, p = get(n, "ours", key), get(n, "pypi", "reg_cold_ms")
+            if o is None or p is None:
+                parts.append(f"N={n}: n/a")
+                continue
+            parts.append(f"N={n}: ours {fmt(o)} ms, PyPI {fmt(p)} ms (÷ {ratio(p, o)})")
+            oks.append(p / o >= limit if o > 0 else True)
+        out.append(f"| {label} | {'; '.join(parts)} | "
+                   f"{verdict(None if not oks else all(oks))} |")
+    parts, oks = [], []
+    for n, limit in ((1000, 2048), (10000, 8192)):
+        if n not in report["sizes"]:
+            continue
+        t = get(n, "ours", "reg_rss_total_kib")
+        parts.append(f"N={n}: {fmt(t)} KiB (limit {limit:,})")
+        if t is not None:
+            oks.append(t <= limit)
+    out.append(f"| RSS added by `import liveimport` + register() ≤ 2 MiB at N=1,000, ≤ 8 MiB "
+               f"at N=10,000 | {'; '.join(parts) or 'n/a'} | "
+               f"{verdict(None if not oks else all(oks))} |")
+    plain = (report.get("plain_import") or {}).get("ours")
+    out.append(f"| `import liveimport` alone in plain Python ≤ 1 MiB | {fmt(plain)} KiB "
+               f"(PyPI 1.3.1: {fmt((report.get('plain_import') or {}).get('pypi'))} KiB) | "
+               f"{verdict(None if plain is None else plain <= 1024)} |")
+    out.append("")
     return out
 
 
@@ -563,7 +712,7 @@ def main() -> int:
     bad = [k for k in keys if k not in ALL_KEYS]
     if bad:
         ap.error(f"unknown tools {bad}")
-    out = args.out or (HERE / "out" / mode)
+    out = (args.out or (HERE / "out" / mode)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / "workers").mkdir(exist_ok=True)
     t_start = time.perf_counter()
@@ -592,7 +741,7 @@ def main() -> int:
     if not any(s.available for s in specs):
         log("no tool available; nothing to measure")
     pys = [s.python for s in specs if s.available]
-    base = (args.out or HERE / "out") / "workspaces"
+    base = ((args.out or HERE / "out") / "workspaces").resolve()
     report: dict[str, object] = {
         "mode": mode,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -611,6 +760,12 @@ def main() -> int:
         "notes": notes,
     }
     budget = float(cfg["budget"])
+    report["plain_import"] = {}
+    for s in specs:
+        if s.available and s.kind == "liveimport":
+            good = [k for k in (plain_import_kib(s.python) for _ in range(3)) if k is not None]
+            if good:
+                report["plain_import"][s.key] = statistics.median(good)
     elapsed_1000: dict[str, float] = {}
     for n in sizes:
         ws = genws.Workspace(n, args.seed)
@@ -650,7 +805,13 @@ def main() -> int:
                                  timeout=budget + 120)
                 (out / "workers" / f"n{n}-{s.key}-memory.json").write_text(
                     json.dumps(mem, indent=1))
-            cell = summarise(raw, mem)
+            reg = None
+            if cfg.get("process_runs") and raw.get("ok") and s.key != "control":
+                log(f"N={n} {s.label}: register() in new processes, cold and warm ...")
+                reg = register_runs(s.python, common, int(cfg["process_runs"]), budget + 120)
+                (out / "workers" / f"n{n}-{s.key}-register.json").write_text(
+                    json.dumps(reg, indent=1))
+            cell = summarise(raw, mem, reg)
             res[s.key] = cell
             if n == 1000 and isinstance(raw.get("elapsed_s"), float):
                 elapsed_1000[s.key] = raw["elapsed_s"] + (mem or {}).get("elapsed_s", 0.0)
@@ -658,7 +819,11 @@ def main() -> int:
                 log(f"N={n} {s.label}: idle {fmt(cell['idle_us'])} µs, "
                     f"register {fmt(cell['register_ms'])} ms, "
                     f"leaf sync {fmt(cell['leaf_ms'])} ms ({fmt(cell['leaf_ratio'])}× floor), "
-                    f"stale {cell['leaf_stale']}/{cell['top_stale']}")
+                    f"stale {cell['leaf_stale']}/{cell['top_stale']}"
+                    + (f", register cold {fmt(cell.get('reg_cold_ms'))} ms / warm "
+                       f"{fmt(cell.get('reg_warm_ms'))} ms, RSS "
+                       f"{fmt(cell.get('reg_rss_total_kib'))} KiB"
+                       if cell.get("reg_cold_ms") is not None else ""))
             else:
                 log(f"N={n} {s.label}: FAILED: {cell.get('error')}")
         report["results"][str(n)] = res

@@ -593,6 +593,66 @@ def sync_phase(tool: Tool, ws: genws.Workspace, wsdir: Path, ns: dict, reps: int
     return out
 
 
+def smaps_kib() -> dict[str, int]:
+    """Resident KiB by kind of mapping: LiveImport's extension module, the
+    main heap, other anonymous memory (thread arenas, large allocations),
+    everything else."""
+    out = {"extension": 0, "heap": 0, "anon": 0, "other": 0}
+    kind = "other"
+    try:
+        with open("/proc/self/smaps") as f:
+            for line in f:
+                first = line.split(maxsplit=6)
+                if len(first) >= 5 and "-" in first[0] and ":" not in first[0]:
+                    path = first[5].strip() if len(first) >= 6 else ""
+                    if "_engine" in path and ("liveimport" in path) and path.endswith(".so"):
+                        kind = "extension"
+                    elif path == "[heap]":
+                        kind = "heap"
+                    elif path == "":
+                        kind = "anon"
+                    else:
+                        kind = "other"
+                elif line.startswith("Rss:"):
+                    out[kind] += int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def register_phase(tool: Tool, result: dict[str, object]) -> None:
+    """The first register() in a new process, on the master workspace itself
+    (same paths every run, so a persistent cache, if the tool has one, is
+    used when present), with the RSS each step adds."""
+    gc.collect()
+    rss0, maps0 = rss_bytes(), smaps_kib()
+    t0 = now()
+    tool.install()
+    install_s = now() - t0
+    gc.collect()
+    rss1, maps1 = rss_bytes(), smaps_kib()
+    register_s = tool.register()
+    gc.collect()
+    rss2, maps2 = rss_bytes(), smaps_kib()
+    result["register"] = {
+        "install_s": install_s,
+        "register_s": register_s,
+        "rss_install_bytes": rss1 - rss0,
+        "rss_register_bytes": rss2 - rss1,
+        "smaps_install_kib": {k: maps1[k] - maps0[k] for k in maps0},
+        "smaps_register_kib": {k: maps2[k] - maps1[k] for k in maps0},
+    }
+    li = getattr(tool, "li", None)
+    engine = getattr(getattr(li, "_api", None), "_state", None)
+    counts = getattr(getattr(engine, "engine", None), "read_counts", None)
+    if counts is not None:
+        c = counts()
+        result["register"]["read_counts"] = {
+            k: getattr(c, k) for k in ("parsed", "scanned", "cached", "unread", "cache_writes")
+        }
+    result["ok"] = True
+
+
 def prepare_workspace(master: Path | None, n: int, seed: int, copy: bool) -> tuple[Path, Path]:
     """Return (workspace dir, temp root to delete)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"liveimport-bench-{n}-"))
@@ -612,7 +672,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=genws.DEFAULT_SEED)
     ap.add_argument("--master", type=Path, help="pre-generated workspace to copy")
-    ap.add_argument("--phase", choices=("time", "memory", "probe"), default="time")
+    ap.add_argument("--phase", choices=("time", "memory", "register", "probe"), default="time")
     ap.add_argument("--blocks", type=int, default=9)
     ap.add_argument("--block-seconds", type=float, default=0.05)
     ap.add_argument("--register-reps", type=int, default=5)
@@ -651,6 +711,7 @@ def main() -> None:
         ws = genws.Workspace(args.n, args.seed)
         result["workspace"] = ws.summary()
         wsdir, tmp = prepare_workspace(args.master, args.n, args.seed, args.phase == "time")
+        wsdir = wsdir.resolve()
         os.chdir(wsdir)
         sys.path.insert(0, str(wsdir))
         shell = make_shell()
@@ -667,6 +728,9 @@ def main() -> None:
         off = Hooks(shell)
         tool = TOOLS[args.tool](shell, ws, wsdir)
         gc.collect()
+        if args.phase == "register":
+            register_phase(tool, result)
+            return
         if args.phase == "memory":
             import tracemalloc
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
-import pytest
+# The suite never writes LiveImport's analysis cache to the real home: every
+# test process (kernels included, by inheritance) uses a scratch directory.
+os.environ.setdefault("LIVEIMPORT_CACHE_DIR", tempfile.mkdtemp(prefix="liveimport-test-cache-"))
 
-import liveimport
+import pytest  # noqa: E402
+
+import liveimport  # noqa: E402
 
 
 class Project:

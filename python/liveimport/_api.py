@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _patch, _reload
-from ._engine import AnalysisError, Engine, Mode, ModuleMeta, Notice, PlannedReload
+from ._engine import AnalysisError, Engine, Mode, ModuleMeta, Notice, PlannedReload, describe
 from ._types import (
     Binding,
     DetectionMode,
@@ -65,7 +65,9 @@ class _State:
     sync is running."""
 
     def __init__(self) -> None:
-        self.engine = Engine(sys.version_info[:2], [os.getcwd()], _initial_mode())
+        from . import _IMPORT_DIRECTORY
+
+        self.engine = Engine(sys.version_info[:2], [_IMPORT_DIRECTORY], _initial_mode())
         # Registered namespaces, kept alive while they have registrations so
         # their ids stay theirs.
         self.namespaces: dict[int, dict[str, Any]] = {}
@@ -91,27 +93,37 @@ log.addHandler(logging.NullHandler())
 
 def _describe(name: str) -> ModuleMeta | None:
     """What the engine needs to know of a loaded module (``None`` when it is
-    not loaded). ``file`` is ``None`` when it has no Python source."""
-    module = sys.modules.get(name)
-    if module is None:
+    not loaded). ``file`` is ``None`` when it has no Python source. The
+    engine reads ``sys.modules`` the same way when it discovers modules."""
+    return describe(name)
+
+
+def _cache_dir() -> str | None:
+    """Where the persistent analysis cache lives: ``LIVEIMPORT_CACHE_DIR``,
+    else a ``liveimport`` folder in the user's cache directory; ``None``
+    when ``LIVEIMPORT_CACHE=0`` turns it off."""
+    environ = os.environ
+    if environ.get("LIVEIMPORT_CACHE", "").strip().lower() in ("0", "false", "no", "off"):
         return None
-    spec = getattr(module, "__spec__", None)
-    if spec is None:
-        return ModuleMeta(name, None, hasattr(module, "__path__"))
-    origin = spec.origin if spec.has_location else None
-    file = os.path.abspath(origin) if isinstance(origin, str) and origin.endswith(".py") else None
-    cached = spec.cached if isinstance(spec.cached, str) else None
-    return ModuleMeta(name, file, spec.submodule_search_locations is not None, cached)
+    explicit = environ.get("LIVEIMPORT_CACHE_DIR", "").strip()
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA") or os.path.join(
+            os.path.expanduser("~"), "AppData", "Local"
+        )
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
+    else:
+        xdg = environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "liveimport")
 
 
 def _in_workspace(name: str) -> bool:
     """Whether loaded module `name` has a Python source in the workspace."""
     meta = _describe(name)
     return meta is not None and meta.file is not None and _state.engine.in_workspace(meta.file)
-
-
-def _resolve(names: list[str]) -> list[ModuleMeta | None]:
-    return [_describe(name) for name in names]
 
 
 def _tell(notices: list[Notice]) -> None:
@@ -264,7 +276,8 @@ def register(
         return
     failure: AnalysisError | None = None
     try:
-        engine.register(id(namespace), clear, records, list(modules.values()), _resolve)
+        engine.set_cache_dir(_cache_dir())
+        engine.register(id(namespace), clear, records, list(modules.values()))
     except AnalysisError as error:
         failure = error
     if failure is not None:
@@ -382,7 +395,7 @@ def _sync(
             # remembered by the transaction.
             leftovers = _reload.execute(plan, _state.namespaces, tx)
             # 5. Commit: the engine records the new state, all or nothing.
-            engine.commit(_resolve)
+            engine.commit()
             committed = time.perf_counter()
         except BaseException as error:  # noqa: BLE001 - every failure rolls back
             tx.rollback()
@@ -556,7 +569,8 @@ def workspace(*directories: str | os.PathLike[str], extend: bool = False) -> Non
     unique = list(dict.fromkeys(paths))
     failure: AnalysisError | None = None
     try:
-        engine.set_workspace(unique, _resolve)
+        engine.set_cache_dir(_cache_dir())
+        engine.set_workspace(unique)
     except AnalysisError as error:
         failure = error
     if failure is not None:

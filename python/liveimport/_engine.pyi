@@ -22,12 +22,14 @@ __all__ = [
     "Notice",
     "Plan",
     "PlannedReload",
+    "ReadCounts",
     "Reason",
     "Rebind",
     "Statement",
     "TrackedRecord",
     "content_hash",
     "__version__",
+    "describe",
 ]
 
 _BindingTuple = tuple[str, str | None, str | None]
@@ -224,6 +226,31 @@ class Detection:
         """Why directories are polled: ``(reason, number of directories)``."""
 
 @final
+class ReadCounts:
+    """How module files were analysed at registration (diagnostics)."""
+
+    @property
+    def parsed(self) -> int:
+        """Parsed fully."""
+
+    @property
+    def scanned(self) -> int:
+        """Read with the token scanner (their bytecode showed CPython
+        compiled exactly these bytes)."""
+
+    @property
+    def cached(self) -> int:
+        """Answered by the persistent cache."""
+
+    @property
+    def unread(self) -> int:
+        """Of those, files not read at all (metadata unchanged)."""
+
+    @property
+    def cache_writes(self) -> int:
+        """Cache files written."""
+
+@final
 class Engine:
     """The engine: owns all of LiveImport's state."""
 
@@ -242,10 +269,11 @@ class Engine:
         clear: bool,
         records: Sequence[_BindingTuple],
         modules: Sequence[ModuleMeta],
-        resolver: _Resolver,
+        resolver: _Resolver | None = None,
     ) -> None:
         """Register `records` for namespace `ns` and track `modules`; atomic.
-        Raises ``AnalysisError``."""
+        `resolver` describes loaded modules (``None``: ``sys.modules``, read
+        natively, as :func:`describe` does). Raises ``AnalysisError``."""
 
     def poll(self) -> bool:
         """Whether some tracked module may be out of date. Cheap when nothing
@@ -260,7 +288,7 @@ class Engine:
         """The reloads the next sync would do, in order (nothing is kept).
         Raises ``AnalysisError``."""
 
-    def commit(self, resolver: _Resolver) -> None:
+    def commit(self, resolver: _Resolver | None = None) -> None:
         """Every reload of the last plan succeeded; all or nothing."""
 
     def abort(self) -> None:
@@ -276,8 +304,17 @@ class Engine:
         """Namespaces with registrations, in registration order."""
 
     def forget_namespace(self, ns: int) -> None: ...
-    def set_workspace(self, dirs: Sequence[str | PathLike[str]], resolver: _Resolver) -> None:
+    def set_workspace(
+        self, dirs: Sequence[str | PathLike[str]], resolver: _Resolver | None = None
+    ) -> None:
         """Replace the workspace; atomic. Raises ``AnalysisError``."""
+
+    def set_cache_dir(self, dir: str | PathLike[str] | None) -> None:
+        """Where the persistent analysis cache lives (``None``: no cache)."""
+
+    def read_counts(self) -> ReadCounts:
+        """How module files were analysed at registration since the engine
+        began (diagnostics)."""
 
     def workspace(self) -> list[str]: ...
     def reset(self) -> None:
@@ -312,9 +349,18 @@ class Engine:
         """What a notebook cell reads: the names it loads that it did not
         assign before, and the dotted attribute chains it loads from them;
         empty when it does not parse."""
+    def scan_source(self, data: bytes) -> list[Statement] | None:
+        """The imports the token scanner finds in a module's source (as
+        :meth:`analyze_source` gives them), or ``None`` where it declines.
+        It does not look for syntax errors: the engine uses it only for
+        sources known to compile (for differential tests)."""
 
     def _panic_for_test(self) -> None:
         """Fail inside the engine (tests that a panic becomes RuntimeError)."""
+
+def describe(name: str) -> ModuleMeta | None:
+    """What the engine knows of a loaded module from ``sys.modules``
+    (``None``: not loaded; no ``file``: no Python source)."""
 
 def content_hash(data: bytes) -> int:
     """Content hash of bytes, as the engine computes it."""

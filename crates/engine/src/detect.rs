@@ -25,13 +25,18 @@ pub struct Seen {
     pub missing_changed: bool,
 }
 
+fn path_hash(path: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())
+}
+
 #[derive(Debug)]
 pub struct Detector {
     watcher: Watcher,
     /// The watched modules (reachable ones), in tracking order.
     watched: Vec<ModId>,
-    /// Watched modules by file (and by link target).
-    by_file: HashMap<PathBuf, Vec<ModId>>,
+    /// Watched modules by the hash of their file's path (and of their link
+    /// target's), sorted: compact, several per tracked module would not be.
+    by_file: Vec<(u64, ModId)>,
     /// Symbolic links on the way to watched files: re-pointing one changes
     /// which file a module path means.
     links: HashSet<PathBuf>,
@@ -54,7 +59,7 @@ impl Detector {
         Detector {
             watcher: Watcher::new(mode),
             watched: Vec::new(),
-            by_file: HashMap::new(),
+            by_file: Vec::new(),
             links: HashSet::new(),
             is_link: HashMap::new(),
             polled: Vec::new(),
@@ -123,7 +128,7 @@ impl Detector {
         for &id in &modules {
             let module = &table.modules[id];
             for file in module.file.iter().chain(module.target.iter()) {
-                self.by_file.entry(file.clone()).or_default().push(id);
+                self.by_file.push((path_hash(file), id));
                 if let Some(dir) = file.parent() {
                     dirs.insert(dir.to_path_buf());
                 }
@@ -132,6 +137,9 @@ impl Detector {
                 self.links.insert(file.clone());
             }
         }
+        self.by_file.sort_unstable();
+        self.by_file.dedup();
+        self.by_file.shrink_to_fit();
         if self.watcher.mode() == Mode::Events {
             let mut link_dirs = Vec::new();
             for dir in &dirs {
@@ -182,8 +190,14 @@ impl Detector {
                     if self.links.contains(&path) {
                         seen.rewatch = true;
                     }
-                    if let Some(ids) = self.by_file.get(&path) {
-                        self.candidates.extend(ids.iter().copied());
+                    let hash = path_hash(&path);
+                    let first = self.by_file.partition_point(|&(h, _)| h < hash);
+                    for &(_, id) in self.by_file[first..].iter().take_while(|&&(h, _)| h == hash) {
+                        let Some(module) = table.modules.get(id) else { continue };
+                        if module.file.as_deref() == Some(&*path) || module.target.as_deref() == Some(&*path)
+                        {
+                            self.candidates.insert(id);
+                        }
                     }
                 }
             }

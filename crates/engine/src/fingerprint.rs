@@ -140,6 +140,52 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
     }
 }
 
+/// [`read`] for a module's source when registering: a symbolic link is not
+/// followed but reported (`None`: the caller resolves it), which spares a
+/// separate `lstat`, and only the size `fstat` gives is read (a file that
+/// grows meanwhile has other metadata, so the next check hashes it again).
+pub fn read_source(path: &Path) -> Option<(Observed, Option<Vec<u8>>)> {
+    let hashed_at_ns = now_ns();
+    let failed = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => Observed::Missing,
+        _ if e.raw_os_error() == Some(21) => Observed::Directory, // EISDIR
+        _ => Observed::Unreadable(e.to_string()),
+    };
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    let file = match options.open(path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return None,
+        Err(e) => return Some((failed(e), None)),
+    };
+    let metadata = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return Some((failed(e), None)),
+    };
+    if metadata.is_dir() {
+        return Some((Observed::Directory, None));
+    }
+    let meta = Meta::of(&metadata);
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    match io::Read::read_to_end(&mut io::Read::take(&file, metadata.len()), &mut bytes) {
+        Ok(_) => {
+            let hash = hash_bytes(&bytes);
+            Some((Observed::Present { meta, hash, hashed_at_ns }, Some(bytes)))
+        }
+        Err(e) => Some((failed(e), None)),
+    }
+}
+
 /// Whether `path` may differ from `seen` (cheap: one `stat`).
 pub fn may_differ(path: &Path, seen: &Observed) -> bool {
     match (fs::metadata(path), seen) {

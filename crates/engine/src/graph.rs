@@ -1,7 +1,6 @@
 //! The module table: tracked modules, interned names, dependency edges.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -22,31 +21,64 @@ const NO_NAME: NameId = NameId::MAX;
 /// Interned module names: every name a dependency list mentions is stored
 /// once, and dependency lists hold 4-byte ids (most of them name things like
 /// `m.func` that are never modules, and they repeat across importers).
+///
+/// Kept compact, since there are several per tracked module: the names'
+/// bytes in one buffer, and an index from each name's 64-bit hash to its id
+/// (names whose hash another name already has, if ever, go to a second map).
 #[derive(Clone, Debug, Default)]
 pub struct Names {
-    /// One allocation per name, shared by the list and the index.
-    strings: Vec<Arc<str>>,
-    index: FxHashMap<Arc<str>, NameId>,
+    text: String,
+    /// Where each name ends in `text` (it starts where the previous ends).
+    ends: Vec<u32>,
+    by_hash: FxHashMap<u64, NameId>,
+    collided: FxHashMap<Box<str>, NameId>,
+}
+
+fn name_hash(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
 
 impl Names {
     pub fn intern(&mut self, name: &str) -> NameId {
-        if let Some(&id) = self.index.get(name) {
-            return id;
+        let hash = name_hash(name);
+        match self.by_hash.get(&hash) {
+            Some(&id) if self.resolve(id) == name => return id,
+            Some(_) => {
+                if let Some(&id) = self.collided.get(name) {
+                    return id;
+                }
+            }
+            None => {}
         }
-        let id = self.strings.len() as NameId;
-        let shared: Arc<str> = name.into();
-        self.strings.push(Arc::clone(&shared));
-        self.index.insert(shared, id);
+        let id = self.ends.len() as NameId;
+        self.text.push_str(name);
+        self.ends.push(self.text.len() as u32);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_hash.entry(hash) {
+            slot.insert(id);
+        } else {
+            self.collided.insert(name.into(), id);
+        }
         id
     }
 
     pub fn get(&self, name: &str) -> Option<NameId> {
-        self.index.get(name).copied()
+        match self.by_hash.get(&name_hash(name)) {
+            Some(&id) if self.resolve(id) == name => Some(id),
+            Some(_) => self.collided.get(name).copied(),
+            None => None,
+        }
     }
 
     pub fn resolve(&self, id: NameId) -> &str {
-        &self.strings[id as usize]
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Give back the memory reserved for growth (after a large registration).
+    pub fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 }
 
@@ -154,6 +186,13 @@ impl Table {
         self.by_name[name] = id as u32;
         self.modules.push(module);
         id
+    }
+
+    /// Give back memory reserved for growth (after a large registration).
+    pub fn shrink(&mut self) {
+        self.modules.shrink_to_fit();
+        self.by_name.shrink_to_fit();
+        self.names.shrink();
     }
 
     /// Forget modules tracked at or after `len` (a failed registration).

@@ -8,12 +8,14 @@
 //! where their sources are) come in as plain data, through a [`Resolver`].
 
 pub mod bindings;
+pub mod cache;
 pub mod decode;
 pub mod detect;
 pub mod fingerprint;
 pub mod graph;
 pub mod imports;
 pub mod plan;
+pub mod scan;
 pub mod source;
 pub mod track;
 pub mod watch;
@@ -30,6 +32,7 @@ pub use imports::{Alias, ImportStmt, RelativeImportError};
 use plan::{Order, Pending};
 pub use plan::{Plan, PlannedReload, Reason, Rebind};
 pub use source::{Analysis, Binds, SourceError};
+pub use track::ReadCounts;
 use track::Workspace;
 pub use watch::{Mode, Notice};
 
@@ -191,6 +194,10 @@ pub struct Engine {
     /// Modules the user excluded, by name (tracked or not yet): kept by
     /// `reset()`.
     pub(crate) excluded: BTreeSet<String>,
+    /// The persistent cache's place, and how files were read.
+    pub(crate) reading: track::Reading,
+    /// The cache, during one operation that tracks modules.
+    pub(crate) session: Option<track::Session>,
 }
 
 impl Engine {
@@ -210,6 +217,8 @@ impl Engine {
             detector: Detector::new(mode),
             pending: None,
             excluded: BTreeSet::new(),
+            reading: track::Reading::default(),
+            session: None,
         }
     }
 
@@ -435,8 +444,10 @@ impl Engine {
         let workspace = self.workspace.dirs().to_vec();
         let excluded = std::mem::take(&mut self.excluded);
         self.detector.release();
+        let reading = std::mem::take(&mut self.reading);
         *self = Engine::new(self.version, workspace, mode);
         self.excluded = excluded;
+        self.reading = reading;
     }
 
     /// Drop a namespace's registrations (its dict was garbage collected).

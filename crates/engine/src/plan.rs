@@ -380,7 +380,9 @@ impl Engine {
             let checkpoint = self.table.len();
             let untrackable = self.untrackable.clone();
             self.topology_stale = true;
-            if let Err(error) = self.discover(resolver, false, Some(&changed)) {
+            let discovered = self.discover(resolver, false, Some(&changed));
+            self.finish_reading();
+            if let Err(error) = discovered {
                 self.table.truncate(checkpoint);
                 self.untrackable = untrackable;
                 for (id, loaded, deps) in undo {

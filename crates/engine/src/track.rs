@@ -5,10 +5,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::bindings::{Binding, Records};
+use crate::cache::{self, Entry, Loaded, Location};
 use crate::fingerprint::{self, Observed};
 use crate::graph::{ModId, Module, NameId};
-use crate::imports::{self, Dependency};
+use crate::imports::{self, Dependency, ImportStmt};
+use crate::scan;
 use crate::source::{self, Binds};
+use rustc_hash::FxHashSet;
+
 use crate::{AnalysisFailure, Engine, EngineError, ModuleMeta, Namespace, Resolution, Resolver};
 
 /// A module's source, analysed: what it depends on, and (when asked) the
@@ -29,14 +33,54 @@ pub(crate) fn analyse(
     binds: bool,
 ) -> Result<Analysed, AnalysisFailure> {
     let source = source::analyze_module(bytes, version, binds)?;
+    Ok(Analysed { dependencies: dependencies(name, is_package, &source.imports), binds: source.binds })
+}
+
+/// The modules a module's imports depend on, deduplicated, in source order.
+pub(crate) fn dependencies(name: &str, is_package: bool, imports: &[ImportStmt]) -> Vec<Dependency> {
     let package = imports::package_of(name, is_package);
     let mut dependencies = Vec::new();
-    for stmt in &source.imports {
+    for stmt in imports {
         stmt.dependencies(package, &mut dependencies);
+    }
+    if dependencies.len() <= 32 {
+        let mut unique: Vec<Dependency> = Vec::with_capacity(dependencies.len());
+        for dep in dependencies {
+            if !unique.contains(&dep) {
+                unique.push(dep);
+            }
+        }
+        return unique;
     }
     let mut seen = HashSet::with_capacity(dependencies.len());
     dependencies.retain(|d| seen.insert(d.clone()));
-    Ok(Analysed { dependencies, binds: source.binds })
+    dependencies
+}
+
+/// How registrations read module files: the persistent cache (loaded for
+/// one discovery, dropped after it) and what this engine has done.
+#[derive(Debug, Default)]
+pub(crate) struct Reading {
+    /// Where the cache lives; `None`: no cache.
+    pub dir: Option<PathBuf>,
+    pub counts: ReadCounts,
+    /// Modules prepared by the operation under way.
+    pub prepared: usize,
+}
+
+/// How module files were analysed at registration, since the engine began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Parsed fully.
+    pub parsed: u64,
+    /// Read with the token scanner (the bytecode showed CPython compiled them).
+    pub scanned: u64,
+    /// Answered by the persistent cache (by content hash).
+    pub cached: u64,
+    /// Of those, files not even read (unchanged metadata).
+    pub unread: u64,
+    /// Cache files written.
+    pub cache_writes: u64,
 }
 
 /// The workspace: directories whose modules are tracked when a tracked
@@ -90,6 +134,7 @@ impl Engine {
         let untrackable = self.untrackable.clone();
         let saved = self.namespaces.iter().position(|n| n.id == ns).map(|i| (i, self.namespaces[i].clone()));
         let result = self.register_inner(ns, clear, records, modules, resolver);
+        self.finish_reading();
         if result.is_err() {
             self.table.truncate(checkpoint);
             self.untrackable = untrackable;
@@ -111,16 +156,26 @@ impl Engine {
         modules: Vec<ModuleMeta>,
         resolver: &mut dyn Resolver,
     ) -> Result<(), EngineError> {
-        let mut roots = Vec::with_capacity(modules.len());
+        let mut slots = Vec::with_capacity(modules.len());
+        let mut untracked = Vec::new();
         for meta in modules {
-            let id = match self.table.get(&meta.name) {
-                Some(id) => id,
+            let id = self.table.get(&meta.name);
+            if id.is_none() {
+                untracked.push(meta);
+            }
+            slots.push(id);
+        }
+        let mut prepared = self.prepare_batch(untracked).into_iter();
+        let mut roots = Vec::with_capacity(slots.len());
+        for slot in slots {
+            match slot {
+                Some(id) => roots.push(id),
                 None => {
-                    let prepared = prepare(meta, self.version);
-                    self.push_prepared(prepared, true)?
+                    if let Some(prepared) = prepared.next() {
+                        roots.push(self.push_prepared(prepared, true)?);
+                    }
                 }
-            };
-            roots.push(id);
+            }
         }
         let index = match self.namespaces.iter().position(|n| n.id == ns) {
             Some(i) => i,
@@ -153,7 +208,7 @@ impl Engine {
     /// that cannot be analysed is an error; otherwise the module is tracked
     /// as out of date and the next sync reports it.
     fn push_prepared(&mut self, prepared: Prepared, strict: bool) -> Result<ModId, EngineError> {
-        let Prepared { meta, target, observed, edited_since_import, analysed } = prepared;
+        let Prepared { meta, target, observed, edited_since_import, analysed, .. } = prepared;
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
         let mut module = Module {
             name: meta.name,
@@ -215,22 +270,36 @@ impl Engine {
             visited[id] = true;
         }
         let mut added = false;
-        let mut absent: HashSet<NameId> = HashSet::new();
+        let mut absent: FxHashSet<NameId> = FxHashSet::default();
+        // Loaded modules that are not packages (`__path__`-less): names
+        // below them cannot be submodules, so they are not asked about.
+        let mut plain: FxHashSet<NameId> = FxHashSet::default();
         let mut head = 0;
         loop {
+            let mut asked: FxHashSet<NameId> = FxHashSet::default();
             let mut wanted: Vec<NameId> = Vec::new();
-            let mut asked: HashSet<NameId> = HashSet::new();
+            // `m.x` of `from m import x`, with `m`: asked once `m` is known.
+            let mut children: Vec<(NameId, NameId)> = Vec::new();
             while head < queue.len() {
                 let id = queue[head];
                 head += 1;
                 let deps = &self.table.modules[id].deps;
-                for name in deps.iter().flat_map(|dep| std::iter::once(dep.name).chain(dep.fallback())) {
-                    if self.table.get_id(name).is_none()
-                        && !self.untrackable.contains(&name)
-                        && !absent.contains(&name)
-                        && asked.insert(name)
-                    {
-                        wanted.push(name);
+                for dep in deps {
+                    let parent = dep.fallback();
+                    for name in std::iter::once(dep.name).chain(parent) {
+                        if self.table.get_id(name).is_none()
+                            && !self.untrackable.contains(&name)
+                            && !absent.contains(&name)
+                            && !asked.contains(&name)
+                        {
+                            match parent {
+                                Some(parent) if name == dep.name => children.push((name, parent)),
+                                _ => {
+                                    asked.insert(name);
+                                    wanted.push(name);
+                                }
+                            }
+                        }
                     }
                 }
                 if walk_known {
@@ -245,32 +314,23 @@ impl Engine {
                     }
                 }
             }
-            if wanted.is_empty() {
+            if wanted.is_empty() && children.is_empty() {
                 break;
             }
-            let wanted_names: Vec<String> =
-                wanted.iter().map(|&n| self.table.names.resolve(n).to_owned()).collect();
-            let answers = resolver.resolve(&wanted_names).map_err(EngineError::Resolver)?;
             let mut to_track: Vec<ModuleMeta> = Vec::new();
-            for ((name_id, name), answer) in wanted.into_iter().zip(wanted_names).zip(answers) {
-                match answer {
-                    Resolution::Absent => {
-                        absent.insert(name_id);
-                    }
-                    Resolution::NoSource => {
-                        self.untrackable.insert(name_id);
-                    }
-                    Resolution::Source(meta) => {
-                        let inside = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
-                        if inside && meta.name == name && self.table.get_id(name_id).is_none() {
-                            to_track.push(meta);
-                        } else {
-                            self.untrackable.insert(name_id);
-                        }
-                    }
+            self.ask(resolver, wanted, &mut to_track, &mut absent, &mut plain)?;
+            let is_plain = |name: NameId| {
+                plain.contains(&name)
+                    || self.table.get_id(name).is_some_and(|m| !self.table.modules[m].is_package)
+            };
+            let mut wanted = Vec::new();
+            for (child, parent) in children {
+                if !is_plain(parent) && !absent.contains(&child) && asked.insert(child) {
+                    wanted.push(child);
                 }
             }
-            for prepared in prepare_all(to_track, self.version) {
+            self.ask(resolver, wanted, &mut to_track, &mut absent, &mut plain)?;
+            for prepared in self.prepare_batch(to_track) {
                 let id = self.push_prepared(prepared, strict)?;
                 visited.push(true);
                 queue.push(id);
@@ -279,6 +339,45 @@ impl Engine {
         }
         if added || walk_known {
             self.topology_stale = true;
+        }
+        Ok(())
+    }
+
+    /// Ask the resolver about `wanted` names: those to track (loaded from a
+    /// source in the workspace) go to `to_track`.
+    fn ask(
+        &mut self,
+        resolver: &mut dyn Resolver,
+        wanted: Vec<NameId>,
+        to_track: &mut Vec<ModuleMeta>,
+        absent: &mut FxHashSet<NameId>,
+        plain: &mut FxHashSet<NameId>,
+    ) -> Result<(), EngineError> {
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = wanted.iter().map(|&n| self.table.names.resolve(n).to_owned()).collect();
+        let answers = resolver.resolve(&names).map_err(EngineError::Resolver)?;
+        for ((name_id, name), answer) in wanted.into_iter().zip(names).zip(answers) {
+            match answer {
+                Resolution::Absent => {
+                    absent.insert(name_id);
+                }
+                Resolution::NoSource => {
+                    self.untrackable.insert(name_id);
+                }
+                Resolution::Source(meta) => {
+                    if !meta.is_package {
+                        plain.insert(name_id);
+                    }
+                    let inside = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
+                    if inside && meta.name == name && self.table.get_id(name_id).is_none() {
+                        to_track.push(meta);
+                    } else {
+                        self.untrackable.insert(name_id);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -296,6 +395,7 @@ impl Engine {
         self.refresh_workspace_flags();
         self.topology_stale = true;
         let result = self.discover(resolver, true, None);
+        self.finish_reading();
         if result.is_err() {
             self.table.truncate(checkpoint);
             self.workspace = previous;
@@ -326,6 +426,16 @@ impl Engine {
     }
 }
 
+/// How a module's file was analysed, for [`ReadCounts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    Nothing,
+    Parsed,
+    Scanned,
+    Cached,
+    Unread,
+}
+
 /// A module's file, read and analysed: the part of tracking that needs no
 /// engine state, so a batch of modules can be prepared in parallel.
 pub(crate) struct Prepared {
@@ -337,26 +447,134 @@ pub(crate) struct Prepared {
     edited_since_import: bool,
     /// `None` when there was nothing to analyse (no file, missing, unreadable).
     analysed: Option<Result<Analysed, AnalysisFailure>>,
+    how: How,
+    /// What the persistent cache should learn.
+    entry: Option<Entry>,
 }
 
-fn prepare(meta: ModuleMeta, version: (u8, u8)) -> Prepared {
-    let Some(file) = meta.file.as_deref() else {
-        return Prepared {
-            meta,
-            target: None,
-            observed: Observed::Missing,
-            edited_since_import: false,
-            analysed: None,
+/// One registration's use of the persistent cache.
+#[derive(Debug)]
+pub(crate) struct Session {
+    location: Location,
+    loaded: Loaded,
+    fresh: Vec<Entry>,
+}
+
+/// Read and analyse a module's file. The imports come from the cache when it
+/// knows the file's content hash (or the file's metadata is the one it
+/// recorded, and then the file is not even read), from the token scanner
+/// when the module's bytecode shows CPython compiled exactly these bytes,
+/// and from the full parse otherwise.
+fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
+    let nothing = |meta, observed| Prepared {
+        meta,
+        target: None,
+        observed,
+        edited_since_import: false,
+        analysed: None,
+        how: How::Nothing,
+        entry: None,
+    };
+    let Some(file) = meta.file.clone() else {
+        return nothing(meta, Observed::Missing);
+    };
+    let meta = match unchanged(meta, known) {
+        Ok(prepared) => return prepared,
+        Err(meta) => meta,
+    };
+    let (target, (observed, bytes)) = match fingerprint::read_source(&file) {
+        Some(read) => (None, read),
+        // A symbolic link: edits made through it happen at its target.
+        None => (link_target(&file), fingerprint::read(&file)),
+    };
+    let (Observed::Present { meta: source_meta, hash, hashed_at_ns }, Some(bytes)) = (&observed, bytes)
+    else {
+        return Prepared { target, ..nothing(meta, observed) };
+    };
+    let (source_meta, hash, hashed_at_ns) = (*source_meta, *hash, *hashed_at_ns);
+    let cached = meta.cached.as_deref();
+    let (how, edited_since_import, imports) = match known.imports(hash) {
+        Some(imports) => {
+            let edited = cached.is_some_and(|c| edited_after_bytecode(&source_meta, c));
+            (How::Cached, edited, Ok(imports.to_vec()))
+        }
+        None => {
+            let (edited, compiled) = cached.map_or((false, false), |c| bytecode(&source_meta, c));
+            match compiled.then(|| scan::scan_module(&bytes)).flatten() {
+                Some(imports) => (How::Scanned, edited, Ok(imports)),
+                None => {
+                    (How::Parsed, edited, source::analyze_module(&bytes, version, false).map(|s| s.imports))
+                }
+            }
+        }
+    };
+    let mut entry = None;
+    let analysed = imports.map_err(AnalysisFailure::from).map(|imports| {
+        let dependencies = dependencies(&meta.name, meta.is_package, &imports);
+        let fresh = Entry {
+            path: file.clone(),
+            hash,
+            meta: (!source_meta.is_racy(hashed_at_ns)).then_some((source_meta, hashed_at_ns)),
+            bytecode_current: !edited_since_import,
+            imports: cache::stored_imports(&imports),
         };
+        if !known.holds(&fresh) {
+            entry = Some(fresh);
+        }
+        Analysed { dependencies, binds: Binds::NotAsked }
+    });
+    Prepared { meta, target, observed, edited_since_import, analysed: Some(analysed), how, entry }
+}
+
+/// [`prepare`] without reading the file: when the cache recorded it with the
+/// metadata it has now (one `lstat`). `Err` gives `meta` back otherwise.
+fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
+    let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix) && !known.is_empty()) else {
+        return Err(meta);
     };
-    let target = link_target(file);
-    let (observed, bytes) = fingerprint::read(file);
-    let analysed = bytes.map(|bytes| analyse(&meta.name, meta.is_package, &bytes, version, false));
-    let edited_since_import = match (&observed, meta.cached.as_deref()) {
-        (Observed::Present { meta: source, .. }, Some(cached)) => edited_after_bytecode(source, cached),
-        _ => false,
+    let Ok(status) = std::fs::symlink_metadata(file) else { return Err(meta) };
+    let now = fingerprint::Meta::of(&status);
+    let Some(entry) = status.is_file().then(|| known.unchanged(file, &now)).flatten() else {
+        return Err(meta);
     };
-    Prepared { meta, target, observed, edited_since_import, analysed }
+    let hashed_at_ns = entry.meta.map_or(0, |(_, at)| at);
+    let edited_since_import =
+        !entry.bytecode_current && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
+    let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports);
+    Ok(Prepared {
+        meta,
+        target: None,
+        observed: Observed::Present { meta: now, hash: entry.hash, hashed_at_ns },
+        edited_since_import,
+        analysed: Some(Ok(Analysed { dependencies, binds: Binds::NotAsked })),
+        how: How::Unread,
+        entry: None,
+    })
+}
+
+/// What a module's bytecode file says of its source: whether the source was
+/// edited after the bytecode was written (see [`edited_after_bytecode`]),
+/// and whether its header is valid for exactly this source (timestamp-based,
+/// the source's mtime in seconds and size): then CPython compiled these
+/// bytes, and they hold no syntax error.
+fn bytecode(source: &fingerprint::Meta, cached: &Path) -> (bool, bool) {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(cached) else { return (false, false) };
+    let mut header = [0u8; 16];
+    if file.read_exact(&mut header).is_err() {
+        return (false, false);
+    }
+    let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let (flags, mtime, size) = (word(4), word(8), word(12));
+    if flags != 0 {
+        return (false, false);
+    }
+    let source_seconds = source.mtime_ns.div_euclid(1_000_000_000) as u32;
+    if mtime == source_seconds && size == source.size as u32 {
+        return (false, header[2..4] == *b"\r\n");
+    }
+    let older = file.metadata().is_ok_and(|status| fingerprint::Meta::of(&status).mtime_ns < source.mtime_ns);
+    (older, false)
 }
 
 /// Whether a source was modified after its bytecode was written, and the
@@ -366,60 +584,121 @@ fn prepare(meta: ModuleMeta, version: (u8, u8)) -> Prepared {
 /// validates them) keeps a rewrite that the import system itself would take
 /// as unchanged from counting; hash-based bytecode is not judged.
 fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
-    use std::io::Read;
     // One stat in the usual case (bytecode newer than the source).
     let Ok(pyc) = std::fs::metadata(cached) else { return false };
     if fingerprint::Meta::of(&pyc).mtime_ns >= source.mtime_ns {
         return false;
     }
-    let Ok(mut file) = std::fs::File::open(cached) else { return false };
-    let mut header = [0u8; 16];
-    if file.read_exact(&mut header).is_err() {
-        return false;
-    }
-    let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-    let (flags, mtime, size) = (word(4), word(8), word(12));
-    if flags != 0 {
-        return false;
-    }
-    let source_seconds = source.mtime_ns.div_euclid(1_000_000_000) as u32;
-    mtime != source_seconds || size != source.size as u32
+    bytecode(source, cached).0
 }
 
-/// [`prepare`] every module, on up to four threads for larger batches (file
-/// reads dominate, and they wait on the kernel); results keep their order.
-/// Workers get the stack a main thread has, since sources up to 16 KiB are
-/// parsed on the calling thread (see `source::on_deep_stack`).
-fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8)) -> Vec<Prepared> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    if metas.len() < 32 || threads < 2 {
-        return metas.into_iter().map(|m| prepare(m, version)).collect();
+/// [`prepare`] every module, in order. Files the cache answers unread are
+/// done on the calling thread; if 64 or more remain to be read, they are
+/// read on one helper thread: the many short-lived allocations (file
+/// contents, import lists) then land in that thread's allocator arena
+/// instead of being interleaved on the main heap with what the engine keeps
+/// (which would pin their pages).
+fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
+    // Files the cache answers without reading them, here; the rest after.
+    let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
+    let mut rest = Vec::new();
+    for meta in metas {
+        match unchanged(meta, known) {
+            Ok(prepared) => slots.push(Some(prepared)),
+            Err(meta) => {
+                slots.push(None);
+                rest.push(meta);
+            }
+        }
     }
-    let chunk = metas.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<ModuleMeta>> = Vec::new();
-    let mut rest = metas;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk.min(rest.len()));
-        chunks.push(rest);
-        rest = tail;
-    }
-    std::thread::scope(|scope| {
-        let mut results: Vec<Vec<Prepared>> = Vec::with_capacity(chunks.len());
-        let mut handles = Vec::with_capacity(chunks.len());
-        for part in chunks {
-            let work = move || part.into_iter().map(|m| prepare(m, version)).collect::<Vec<_>>();
+    let read = if rest.len() < 64 {
+        rest.into_iter().map(|m| prepare(m, version, known)).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let work = move || rest.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
+            // The stack a main thread has: sources up to 16 KiB are parsed on
+            // the calling thread (see `source::on_deep_stack`).
             let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-            handles.push(worker.spawn_scoped(scope, work.clone()).map_err(|_| work));
-        }
-        for handle in handles {
-            results.push(match handle {
+            match worker.spawn_scoped(scope, work.clone()) {
                 Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: do that part here.
-                Err(work) => work(),
-            });
+                // No thread to be had: do it here.
+                Err(_) => work(),
+            }
+        })
+    };
+    let mut read = read.into_iter();
+    slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
+}
+
+impl Engine {
+    /// Read and analyse modules about to be tracked, with the persistent
+    /// cache (loaded at the first batch of an operation).
+    fn prepare_batch(&mut self, metas: Vec<ModuleMeta>) -> Vec<Prepared> {
+        if self.session.is_none() {
+            if let Some(dir) = self.reading.dir.clone() {
+                let location = Location::new(dir, self.workspace.dirs(), self.version);
+                let loaded = location.load();
+                self.session = Some(Session { location, loaded, fresh: Vec::new() });
+            }
         }
-        results.into_iter().flatten().collect()
-    })
+        let empty = Loaded::default();
+        let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
+        self.reading.prepared += metas.len();
+        let mut prepared = prepare_all(metas, self.version, known);
+        let counts = &mut self.reading.counts;
+        for p in &mut prepared {
+            match p.how {
+                How::Nothing => {}
+                How::Parsed => counts.parsed += 1,
+                How::Scanned => counts.scanned += 1,
+                How::Cached => counts.cached += 1,
+                How::Unread => {
+                    counts.cached += 1;
+                    counts.unread += 1;
+                }
+            }
+            if let (Some(entry), Some(session)) = (p.entry.take(), self.session.as_mut()) {
+                session.fresh.push(entry);
+            }
+        }
+        prepared
+    }
+
+    /// End an operation's use of the cache: write what it learnt, forget
+    /// the rest, and give memory freed by a large batch back to the system.
+    pub(crate) fn finish_reading(&mut self) {
+        let prepared = std::mem::take(&mut self.reading.prepared);
+        if let Some(session) = self.session.take() {
+            if !session.fresh.is_empty() {
+                session.location.store(session.fresh, session.loaded);
+                self.reading.counts.cache_writes += 1;
+            }
+        }
+        if prepared > 256 {
+            self.table.shrink();
+            release_free_memory();
+        }
+    }
+
+    /// Where the persistent cache lives (`None`: no cache).
+    pub fn set_cache_dir(&mut self, dir: Option<PathBuf>) {
+        self.reading.dir = dir;
+    }
+
+    /// How module files were analysed at registration so far.
+    pub fn read_counts(&self) -> ReadCounts {
+        self.reading.counts
+    }
+}
+
+/// Return the free memory of the allocator's arenas to the system (glibc
+/// keeps it, in every thread's arena, after a large batch of allocations).
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Where a symbolically linked file points (resolved fully), or `None`.

@@ -14,6 +14,7 @@ use liveimport_engine as engine;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyImportError, PyRuntimeError, PySyntaxError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 create_exception!(
     _engine,
@@ -162,6 +163,17 @@ impl ModuleMeta {
     }
 }
 
+impl From<ModuleMeta> for engine::ModuleMeta {
+    fn from(meta: ModuleMeta) -> engine::ModuleMeta {
+        engine::ModuleMeta {
+            name: meta.name,
+            file: meta.file,
+            is_package: meta.is_package,
+            cached: meta.cached,
+        }
+    }
+}
+
 impl From<&ModuleMeta> for engine::ModuleMeta {
     fn from(meta: &ModuleMeta) -> engine::ModuleMeta {
         engine::ModuleMeta {
@@ -290,6 +302,21 @@ struct Detection {
     poll_reasons: Vec<(String, usize)>,
 }
 
+/// How module files were analysed at registration (diagnostics).
+#[pyclass(module = "liveimport._engine", frozen, get_all)]
+struct ReadCounts {
+    /// Parsed fully.
+    parsed: u64,
+    /// Read with the token scanner.
+    scanned: u64,
+    /// Answered by the persistent cache.
+    cached: u64,
+    /// Of those, files not read at all.
+    unread: u64,
+    /// Cache files written.
+    cache_writes: u64,
+}
+
 // ---------------------------------------------------------------------------
 // Errors and the resolver
 
@@ -383,6 +410,156 @@ impl engine::Resolver for PyResolver<'_> {
     }
 }
 
+/// What `sys.modules` says of a module: `None` when it is not loaded; a
+/// `ModuleMeta` without a file when it has no Python source. The one
+/// definition, used by the engine's resolver and by the Python layer.
+fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<ModuleMeta>> {
+    // `sys.modules.get(name)`; a plain dict (as it always is) without the
+    // cost of a KeyError per absent name.
+    let module = match modules.cast::<PyDict>() {
+        Ok(dict) => dict.get_item(name)?,
+        Err(_) => modules.call_method1("get", (name,))?.into(),
+    };
+    let Some(module) = module.filter(|m| !m.is_none()) else { return Ok(None) };
+    let spec = module.getattr_opt("__spec__")?.filter(|s| !s.is_none());
+    let Some(spec) = spec else {
+        let is_package = module.hasattr("__path__")?;
+        return Ok(Some(ModuleMeta { name: name.to_owned(), file: None, is_package, cached: None }));
+    };
+    let (has_location, origin, cached, locations) = spec_fields(&spec)?;
+    let file = match has_location.then(|| origin.extract::<String>().ok()).flatten() {
+        Some(origin) if origin.ends_with(".py") => Some(absolute(py, origin)?),
+        _ => None,
+    };
+    let cached = cached.extract::<String>().ok().map(PathBuf::from);
+    Ok(Some(ModuleMeta { name: name.to_owned(), file, is_package: !locations.is_none(), cached }))
+}
+
+/// `importlib.machinery.ModuleSpec`, looked up once.
+fn module_spec_type(py: Python<'_>) -> &Bound<'_, PyAny> {
+    static SPEC: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    SPEC.get_or_init(py, || {
+        py.import("importlib.machinery")
+            .and_then(|m| m.getattr("ModuleSpec"))
+            .map(Bound::unbind)
+            .unwrap_or_else(|_| py.None())
+    })
+    .bind(py)
+}
+
+/// A spec's `has_location`, `origin`, `cached` and
+/// `submodule_search_locations`. A `ModuleSpec` whose `cached` was computed
+/// (the import system computes it) is read from its `__dict__`, without
+/// running the two properties; anything else through its attributes.
+#[allow(clippy::type_complexity)]
+fn spec_fields<'py>(
+    spec: &Bound<'py, PyAny>,
+) -> PyResult<(bool, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let fields = spec.get_type().is(module_spec_type(spec.py())).then(|| spec.getattr_opt("__dict__"));
+    if let Some(Ok(Some(fields))) = fields {
+        if let Ok(fields) = fields.cast::<PyDict>() {
+            let get = |key: &str| fields.get_item(key).ok().flatten();
+            if let (Some(set), Some(origin), Some(cached), Some(locations)) =
+                (get("_set_fileattr"), get("origin"), get("_cached"), get("submodule_search_locations"))
+            {
+                if !cached.is_none() || !set.is_truthy()? {
+                    return Ok((set.is_truthy()?, origin, cached, locations));
+                }
+            }
+        }
+    }
+    Ok((
+        spec.getattr("has_location")?.is_truthy()?,
+        spec.getattr("origin")?,
+        spec.getattr("cached")?,
+        spec.getattr("submodule_search_locations")?,
+    ))
+}
+
+/// `os.path.abspath(path)`, without calling Python for a path that is
+/// already absolute and normal (the usual `__spec__.origin`).
+fn absolute(py: Python<'_>, path: String) -> PyResult<PathBuf> {
+    let normal = cfg!(unix)
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains("//")
+        && !path.contains("/./")
+        && !path.contains("/../")
+        && !path.ends_with("/.")
+        && !path.ends_with("/..");
+    if normal {
+        return Ok(PathBuf::from(path));
+    }
+    py.import("os.path")?.getattr("abspath")?.call1((path,))?.extract()
+}
+
+fn sys_modules(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import("sys")?.getattr("modules")
+}
+
+/// The resolver the engine uses unless given another: `sys.modules`, read
+/// directly (no Python call per name).
+struct NativeResolver<'py> {
+    py: Python<'py>,
+    error: Option<PyErr>,
+}
+
+impl engine::Resolver for NativeResolver<'_> {
+    fn resolve(&mut self, names: &[String]) -> Result<Vec<engine::Resolution>, String> {
+        let answers = sys_modules(self.py).and_then(|modules| {
+            names
+                .iter()
+                .map(|name| {
+                    Ok(match describe_module(self.py, &modules, name)? {
+                        None => engine::Resolution::Absent,
+                        Some(meta) if meta.file.is_none() => engine::Resolution::NoSource,
+                        Some(meta) => engine::Resolution::Source(meta.into()),
+                    })
+                })
+                .collect::<PyResult<Vec<_>>>()
+        });
+        answers.map_err(|e| {
+            let message = e.to_string();
+            self.error = Some(e);
+            message
+        })
+    }
+}
+
+/// The resolver a binding call was given (`None`: the native one).
+enum AnyResolver<'py> {
+    Python(PyResolver<'py>),
+    Native(NativeResolver<'py>),
+}
+
+impl<'py> AnyResolver<'py> {
+    fn new(py: Python<'py>, func: Option<Bound<'py, PyAny>>) -> Self {
+        match func {
+            Some(func) => AnyResolver::Python(PyResolver::new(func)),
+            None => AnyResolver::Native(NativeResolver { py, error: None }),
+        }
+    }
+
+    fn get(&mut self) -> &mut dyn engine::Resolver {
+        match self {
+            AnyResolver::Python(r) => r,
+            AnyResolver::Native(r) => r,
+        }
+    }
+
+    fn convert(&mut self, error: engine::EngineError) -> PyErr {
+        match self {
+            AnyResolver::Python(r) => r.convert(error),
+            AnyResolver::Native(r) => match error {
+                engine::EngineError::Resolver(message) => {
+                    r.error.take().unwrap_or_else(|| PyRuntimeError::new_err(message))
+                }
+                other => convert(r.py, other),
+            },
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The engine
 
@@ -418,13 +595,15 @@ impl Engine {
     }
 
     /// Register `records` for namespace `ns` and track `modules`; atomic.
+    #[pyo3(signature = (ns, clear, records, modules, resolver=None))]
     fn register(
         &mut self,
+        py: Python<'_>,
         ns: u64,
         clear: bool,
         records: Vec<BindingTuple>,
         modules: Vec<PyRef<'_, ModuleMeta>>,
-        resolver: Bound<'_, PyAny>,
+        resolver: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guard(|| {
             let records = records
@@ -432,8 +611,8 @@ impl Engine {
                 .map(|(module, name, asname)| engine::Binding { module, name, asname })
                 .collect();
             let modules = modules.iter().map(|m| engine::ModuleMeta::from(&**m)).collect();
-            let mut resolver = PyResolver::new(resolver);
-            self.inner.register(ns, clear, records, modules, &mut resolver).map_err(|e| resolver.convert(e))
+            let mut resolver = AnyResolver::new(py, resolver);
+            self.inner.register(ns, clear, records, modules, resolver.get()).map_err(|e| resolver.convert(e))
         })
     }
 
@@ -475,10 +654,11 @@ impl Engine {
     }
 
     /// Every reload of the last plan succeeded; all or nothing.
-    fn commit(&mut self, resolver: Bound<'_, PyAny>) -> PyResult<()> {
+    #[pyo3(signature = (resolver=None))]
+    fn commit(&mut self, py: Python<'_>, resolver: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver::new(resolver);
-            self.inner.commit(&mut resolver).map_err(|e| resolver.convert(e))
+            let mut resolver = AnyResolver::new(py, resolver);
+            self.inner.commit(resolver.get()).map_err(|e| resolver.convert(e))
         })
     }
 
@@ -527,10 +707,40 @@ impl Engine {
         })
     }
 
-    fn set_workspace(&mut self, dirs: Vec<PathBuf>, resolver: Bound<'_, PyAny>) -> PyResult<()> {
+    #[pyo3(signature = (dirs, resolver=None))]
+    fn set_workspace(
+        &mut self,
+        py: Python<'_>,
+        dirs: Vec<PathBuf>,
+        resolver: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         guard(|| {
-            let mut resolver = PyResolver::new(resolver);
-            self.inner.set_workspace(dirs, &mut resolver).map_err(|e| resolver.convert(e))
+            let mut resolver = AnyResolver::new(py, resolver);
+            self.inner.set_workspace(dirs, resolver.get()).map_err(|e| resolver.convert(e))
+        })
+    }
+
+    /// Where the persistent analysis cache lives (`None`: no cache).
+    fn set_cache_dir(&mut self, dir: Option<PathBuf>) -> PyResult<()> {
+        guard(|| {
+            self.inner.set_cache_dir(dir);
+            Ok(())
+        })
+    }
+
+    /// How module files were analysed at registration since the engine
+    /// began: parsed fully, scanned, answered by the persistent cache, not
+    /// read at all (cache, unchanged metadata), and cache files written.
+    fn read_counts(&self) -> PyResult<ReadCounts> {
+        guard(|| {
+            let c = self.inner.read_counts();
+            Ok(ReadCounts {
+                parsed: c.parsed,
+                scanned: c.scanned,
+                cached: c.cached,
+                unread: c.unread,
+                cache_writes: c.cache_writes,
+            })
         })
     }
 
@@ -626,10 +836,28 @@ impl Engine {
         })
     }
 
+    /// The imports the token scanner finds in a module's source bytes, as
+    /// `analyze_source` gives them, or `None` where it declines (the engine
+    /// then parses fully). It does not look for syntax errors: the engine
+    /// uses it only for sources known to compile. For differential tests.
+    fn scan_source(&self, data: &[u8]) -> PyResult<Option<Vec<Statement>>> {
+        guard(|| {
+            Ok(engine::scan::scan_module(data)
+                .map(|imports| imports.into_iter().map(Statement::from).collect()))
+        })
+    }
+
     /// Deliberately fail inside the engine (tests of kernel safety).
     fn _panic_for_test(&self) -> PyResult<()> {
         guard(|| -> PyResult<()> { panic!("deliberate test panic") })
     }
+}
+
+/// What the engine knows of a loaded module from `sys.modules` (`None`: not
+/// loaded; no `file`: no Python source).
+#[pyfunction]
+fn describe(py: Python<'_>, name: &str) -> PyResult<Option<ModuleMeta>> {
+    guard(|| describe_module(py, &sys_modules(py)?, name))
 }
 
 /// Content hash of bytes, as the engine computes it (for tests and tools).
@@ -653,7 +881,9 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Detection>()?;
     m.add_class::<Notice>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<ReadCounts>()?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add("AnalysisError", m.py().get_type::<AnalysisError>())?;
     Ok(())
 }

@@ -1,0 +1,431 @@
+//! The persistent analysis cache: what each module file imports, kept across
+//! processes (a kernel restart registers the same files again).
+//!
+//! One file per workspace (the workspace directories name it), for one
+//! engine build and one Python (major, minor): a registration reads one file
+//! and, when it analysed something new, writes one file. Each entry holds a
+//! module file's content hash and the imports found in those bytes (the
+//! truth: looked up by content hash), plus the file's path and metadata when
+//! it was hashed. The metadata lets a later registration skip reading a file
+//! whose metadata is unchanged, by the rule change detection itself uses
+//! (`fingerprint`): size, mtime, ctime, inode and device all equal, and the
+//! hash taken outside the racy window. Entries are kept most recent first,
+//! one per path, at most [`MAX_ENTRIES`].
+//!
+//! The cache is never an error and never a stale answer: a file that is
+//! missing, truncated, corrupt (checksum), of another format, build or
+//! Python is ignored; writes go to a temporary file renamed over the old one,
+//! so a reader sees a whole file or the previous one (never synced to disk:
+//! after a crash a file cut short fails its checksum); a directory that
+//! cannot be written just means no cache.
+
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+
+use crate::fingerprint::{ContentHash, Meta};
+use crate::imports::{Alias, ImportStmt};
+
+const MAGIC: &[u8; 8] = b"LIVEIMPC";
+const FORMAT: u32 = 2;
+/// Entries kept per workspace file.
+pub const MAX_ENTRIES: usize = 50_000;
+/// Changes whenever the engine's analysis code may change its answers.
+const BUILD_KEY: &str = env!("LIVEIMPORT_ANALYSIS_KEY");
+
+/// One module file, analysed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub hash: ContentHash,
+    /// The file's metadata when hashed, and when: `None` when it must not
+    /// stand for the content (hashed within the racy window).
+    pub meta: Option<(Meta, i64)>,
+    /// The module's bytecode file was current when the entry was made (not
+    /// older than the source and for other bytes): while the source keeps
+    /// this metadata it stays so (a bytecode file is rewritten only when the
+    /// source changes), and registration need not look at it again.
+    pub bytecode_current: bool,
+    /// The imports that run at import time (lines and aliases dropped).
+    pub imports: Vec<ImportStmt>,
+}
+
+/// The imports as the cache keeps them: what dependencies need.
+pub fn stored_imports(imports: &[ImportStmt]) -> Vec<ImportStmt> {
+    imports
+        .iter()
+        .map(|stmt| ImportStmt {
+            line: 0,
+            from_import: stmt.from_import,
+            module: stmt.module.clone(),
+            level: stmt.level,
+            names: stmt.names.iter().map(|a| Alias { name: a.name.clone(), asname: None }).collect(),
+        })
+        .collect()
+}
+
+/// A workspace's cache file, loaded.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    entries: Vec<Entry>,
+    by_hash: FxHashMap<ContentHash, usize>,
+    /// By the hash of the path's bytes (checked against the entry's path).
+    by_path: FxHashMap<u64, usize>,
+}
+
+fn path_key(path: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())
+}
+
+impl Loaded {
+    fn new(entries: Vec<Entry>) -> Loaded {
+        let mut by_hash = FxHashMap::default();
+        let mut by_path = FxHashMap::default();
+        by_hash.reserve(entries.len());
+        by_path.reserve(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            by_hash.entry(entry.hash).or_insert(i);
+            by_path.entry(path_key(&entry.path)).or_insert(i);
+        }
+        Loaded { entries, by_hash, by_path }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The imports of the bytes with this content hash, if known.
+    pub fn imports(&self, hash: ContentHash) -> Option<&[ImportStmt]> {
+        self.by_hash.get(&hash).map(|&i| self.entries[i].imports.as_slice())
+    }
+
+    /// The entry of `path` when `meta` (the file's metadata now) is the
+    /// metadata it was hashed with, outside the racy window.
+    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<&Entry> {
+        let entry = &self.entries[*self.by_path.get(&path_key(path))?];
+        if entry.path != path {
+            return None;
+        }
+        match &entry.meta {
+            Some((seen, hashed_at)) if seen == meta && !meta.is_racy(*hashed_at) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// Whether `entry` is already recorded as it is.
+    pub fn holds(&self, entry: &Entry) -> bool {
+        self.by_path.get(&path_key(&entry.path)).is_some_and(|&i| self.entries[i] == *entry)
+    }
+}
+
+/// Where a workspace's cache lives: the cache directory and the file name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    dir: PathBuf,
+    stem: String,
+    version: (u8, u8),
+}
+
+impl Location {
+    pub fn new(dir: PathBuf, workspace: &[PathBuf], version: (u8, u8)) -> Location {
+        let mut key = Vec::new();
+        for path in workspace {
+            key.extend_from_slice(path.to_string_lossy().as_bytes());
+            key.push(0);
+        }
+        let stem = format!("ws-{:016x}", xxhash_rust::xxh3::xxh3_64(&key));
+        Location { dir, stem, version }
+    }
+
+    pub fn file(&self) -> PathBuf {
+        let build = xxhash_rust::xxh3::xxh3_64(BUILD_KEY.as_bytes()) as u32;
+        self.dir.join(format!("{}-py{}.{}-{build:08x}.bin", self.stem, self.version.0, self.version.1))
+    }
+
+    /// The cache, or an empty one when it cannot be read or is not valid.
+    pub fn load(&self) -> Loaded {
+        let entries = std::fs::read(self.file()).ok().and_then(|bytes| decode(&bytes, self.version));
+        Loaded::new(entries.unwrap_or_default())
+    }
+
+    /// Write `fresh` entries (most recent) before the `old` ones they do not
+    /// replace; errors are ignored (no cache is not an error). Files of this
+    /// workspace written by other builds or Pythons are removed.
+    pub fn store(&self, fresh: Vec<Entry>, old: Loaded) {
+        let mut seen: std::collections::HashSet<PathBuf> = fresh.iter().map(|e| e.path.clone()).collect();
+        let mut entries = fresh;
+        for entry in old.entries {
+            if entries.len() >= MAX_ENTRIES {
+                break;
+            }
+            if seen.insert(entry.path.clone()) {
+                entries.push(entry);
+            }
+        }
+        entries.truncate(MAX_ENTRIES);
+        let bytes = encode(&entries, self.version);
+        let _ = self.write(&bytes);
+    }
+
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)?;
+        let target = self.file();
+        let unique = format!(
+            "{}.{}.{:x}.tmp",
+            self.stem,
+            std::process::id(),
+            crate::fingerprint::now_ns() as u64 ^ (bytes.len() as u64).rotate_left(32)
+        );
+        let temp = self.dir.join(unique);
+        let result = (|| {
+            // No fsync: a cache need not survive a crash, and a file cut
+            // short by one fails its checksum and is ignored.
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            drop(file);
+            std::fs::rename(&temp, &target)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+            return result;
+        }
+        // Older builds' files for this workspace are of no use any more.
+        if let Ok(listing) = std::fs::read_dir(&self.dir) {
+            let name = target.file_name().map(|n| n.to_os_string());
+            for item in listing.flatten() {
+                let other = item.file_name();
+                let text = other.to_string_lossy();
+                if Some(&other) != name.as_ref() && text.starts_with(&self.stem) && text.ends_with(".bin") {
+                    let _ = std::fs::remove_file(item.path());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Format: header, entries, checksum (XXH3 of everything before it).
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn header(version: (u8, u8)) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    put_u32(&mut out, FORMAT);
+    put_str(&mut out, BUILD_KEY);
+    out.push(version.0);
+    out.push(version.1);
+    out
+}
+
+pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
+    let mut out = header(version);
+    let entries: Vec<&Entry> = entries.iter().filter(|e| e.path.to_str().is_some()).collect();
+    put_u32(&mut out, entries.len() as u32);
+    for entry in entries {
+        put_str(&mut out, entry.path.to_str().unwrap_or_default());
+        put_u64(&mut out, entry.hash);
+        let current = if entry.bytecode_current { 2 } else { 0 };
+        match &entry.meta {
+            Some((meta, hashed_at)) => {
+                out.push(1 | current);
+                for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
+                    put_u64(&mut out, v);
+                }
+                put_u64(&mut out, *hashed_at as u64);
+            }
+            None => out.push(current),
+        }
+        put_u32(&mut out, entry.imports.len() as u32);
+        for stmt in &entry.imports {
+            out.push(u8::from(stmt.from_import));
+            put_u32(&mut out, stmt.level);
+            match &stmt.module {
+                Some(module) => {
+                    out.push(1);
+                    put_str(&mut out, module);
+                }
+                None => out.push(0),
+            }
+            put_u32(&mut out, stmt.names.len() as u32);
+            for alias in &stmt.names {
+                put_str(&mut out, &alias.name);
+            }
+        }
+    }
+    let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+    put_u64(&mut out, checksum);
+    out
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.at.checked_add(n)?;
+        let slice = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(slice)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn str(&mut self) -> Option<&str> {
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+}
+
+pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
+    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+    if xxhash_rust::xxh3::xxh3_64(body) != u64::from_le_bytes(checksum.try_into().ok()?) {
+        return None;
+    }
+    let expected = header(version);
+    let rest = body.strip_prefix(expected.as_slice())?;
+    let mut r = Reader { bytes: rest, at: 0 };
+    let count = r.u32()? as usize;
+    // Every entry takes at least 25 bytes: a count that cannot fit is corrupt.
+    if count > rest.len() / 25 {
+        return None;
+    }
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let path = PathBuf::from(r.str()?);
+        let hash = r.u64()?;
+        let flags = r.u8()?;
+        if flags & !3 != 0 {
+            return None;
+        }
+        let meta = match flags & 1 {
+            0 => None,
+            _ => {
+                let meta = Meta {
+                    size: r.u64()?,
+                    mtime_ns: r.u64()? as i64,
+                    ctime_ns: r.u64()? as i64,
+                    ino: r.u64()?,
+                    dev: r.u64()?,
+                };
+                Some((meta, r.u64()? as i64))
+            }
+        };
+        let n = r.u32()? as usize;
+        let mut imports = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let from_import = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let level = r.u32()?;
+            let module = match r.u8()? {
+                0 => None,
+                1 => Some(r.str()?.to_owned()),
+                _ => return None,
+            };
+            let k = r.u32()? as usize;
+            let mut names = Vec::with_capacity(k.min(1024));
+            for _ in 0..k {
+                names.push(Alias { name: r.str()?.to_owned(), asname: None });
+            }
+            imports.push(ImportStmt { line: 0, from_import, module, level, names });
+        }
+        entries.push(Entry { path, hash, meta, bytecode_current: flags & 2 != 0, imports });
+    }
+    (r.at == rest.len()).then_some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, hash: u64) -> Entry {
+        Entry {
+            path: PathBuf::from(path),
+            hash,
+            meta: Some((Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 }, 1_000_000_000_000)),
+            bytecode_current: true,
+            imports: vec![
+                ImportStmt {
+                    line: 0,
+                    from_import: true,
+                    module: Some("m".into()),
+                    level: 1,
+                    names: vec![Alias { name: "x".into(), asname: None }],
+                },
+                ImportStmt {
+                    line: 0,
+                    from_import: false,
+                    module: None,
+                    level: 0,
+                    names: vec![Alias { name: "a.b".into(), asname: None }],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let entries =
+            vec![entry("/ws/a.py", 1), Entry { meta: None, bytecode_current: false, ..entry("/ws/b.py", 2) }];
+        let bytes = encode(&entries, (3, 11));
+        assert_eq!(decode(&bytes, (3, 11)), Some(entries));
+        assert_eq!(decode(&bytes, (3, 12)), None, "another Python");
+        for cut in [0, 1, 8, bytes.len() / 2, bytes.len() - 1] {
+            assert_eq!(decode(&bytes[..cut], (3, 11)), None, "truncated at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 1;
+        assert_eq!(decode(&flipped, (3, 11)), None, "corrupt");
+    }
+
+    #[test]
+    fn stores_one_entry_per_path_most_recent_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let location = Location::new(dir.path().to_path_buf(), &[PathBuf::from("/ws")], (3, 11));
+        assert!(location.load().is_empty());
+        location.store(vec![entry("/ws/a.py", 1), entry("/ws/b.py", 2)], Loaded::default());
+        let loaded = location.load();
+        assert_eq!(loaded.len(), 2);
+        location.store(vec![entry("/ws/b.py", 3)], loaded);
+        let loaded = location.load();
+        assert_eq!(loaded.len(), 2);
+        assert!(loaded.imports(3).is_some() && loaded.imports(2).is_none() && loaded.imports(1).is_some());
+        let meta = Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 };
+        assert_eq!(loaded.unchanged(Path::new("/ws/a.py"), &meta).map(|e| e.hash), Some(1));
+        let touched = Meta { mtime_ns: 7, ..meta };
+        assert!(loaded.unchanged(Path::new("/ws/a.py"), &touched).is_none());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+}
