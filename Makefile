@@ -6,7 +6,9 @@
 # same wheel into .venv, where the whole suite runs, and into one venv per
 # other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
 # where the suite minus the kernel and slow tests runs (those interpreters
-# side by side: a pytest run keeps about one core busy).
+# side by side: a pytest run keeps about one core busy). `slow` marks what is
+# long and the same on every Python: the packaging checks, the soak, the
+# benchmark smoke test and the differential test against PyPI liveimport.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -137,4 +139,4 @@ docs: $(BUILT)
 	$(VPY) docs/gen_api.py
 
 clean:
-	rm -rf $(VENV) $(VENV)-py3.* target
+	rm -rf $(VENV) $(VENV)-py3.* $(VENV)-pypi* target

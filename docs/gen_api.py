@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
+import enum
 import inspect
 import re
 import sys
@@ -250,6 +251,23 @@ def attributes(cls: type, doc: Doc) -> list[tuple[str, str, str]]:
     return [(n, types.get(n, ""), inline(described.get(n, ""))) for n in names]
 
 
+def enum_members(cls: type[enum.Enum]) -> list[tuple[str, object, str]]:
+    """(name, value, description) of an enum's members; the description is
+    the ``#:`` comment above the member in the source."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+            continue
+        match = re.match(r"([A-Z_][A-Z0-9_]*)\s*=", stripped)
+        if match and pending:
+            comments[match.group(1)] = " ".join(pending)
+        pending = []
+    return [(m.name, m.value, inline(comments.get(m.name, ""))) for m in cls]
+
+
 def methods(cls: type) -> list[tuple[str, object]]:
     """Public methods the class defines itself."""
     found = []
@@ -278,6 +296,16 @@ def render_object(name: str, obj: object) -> list[str]:
         ]
     doc = parse(inspect.getdoc(obj) or "")
     out: list[str] = []
+    if inspect.isclass(obj) and issubclass(obj, enum.Enum):
+        # An enum's call signature is the enum machinery's and differs between
+        # Python versions: show the public bases and the members instead.
+        out += [f"## enum `{name}`", "", "```python", f"class {name}(str, enum.Enum)", "```", ""]
+        out += render_body(doc)
+        out += ["", "| member | value | meaning |", "|---|---|---|"]
+        for member_name, value, text in enum_members(obj):
+            out.append(f"| `{name}.{member_name}` | `{value!r}` | {_table_cell(text)} |")
+        out.append("")
+        return out
     if inspect.isclass(obj):
         kind = "exception" if issubclass(obj, BaseException) else "class"
         out += [f"## {kind} `{name}`", "", "```python", f"class {signature(name, obj)}", "```", ""]

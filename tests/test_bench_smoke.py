@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Starts the benchmark's worker processes; the harness is the same on every Python.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 ANCHORS = ROOT / ".bench-venvs" / "anchors"
 

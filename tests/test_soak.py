@@ -38,6 +38,9 @@ from IPython.core.interactiveshell import InteractiveShell
 import liveimport
 import liveimport._ipython as integration
 
+# Long-running: .venv's Python only (see `slow` in pyproject.toml).
+pytestmark = pytest.mark.slow
+
 N_MODULES = 100
 FULL_SIZE = 10_000
 RSS_LIMIT = 1 << 20

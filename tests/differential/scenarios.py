@@ -48,6 +48,19 @@ def scenario(func):
     return func
 
 
+# Scenarios whose import statements are written in the order PyPI 1.3.1 walks
+# its sets of module names under PYTHONHASHSEED=0 with the str hash of
+# CPython >= 3.11 (SipHash-1-3). CPython 3.10 hashes str with SipHash-2-4, so
+# there PyPI's order among independent siblings differs, while ours (source
+# order) does not: those runs skip these scenarios.
+HASH_ORDERED: set = set()
+
+
+def hash_ordered(func):
+    HASH_ORDERED.add(func.__name__)
+    return func
+
+
 # ---------------------------------------------------------------------------
 # Recording helpers
 
@@ -472,6 +485,7 @@ def chain_from_imports(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def diamond(r: Run) -> None:
     # top's imports are in PYTHONHASHSEED=0 set order (PyPI walks sets).
     r.files(
@@ -493,6 +507,7 @@ def diamond(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def multiple_after(r: Run) -> None:
     # top's imports are in PYTHONHASHSEED=0 set order (PyPI walks sets).
     r.files(
@@ -515,6 +530,7 @@ def multiple_after(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def after_order(r: Run) -> None:
     # top's imports are in PYTHONHASHSEED=0 set order; y imports x, so the
     # reload order (x, y) differs from top's dependency order (y, x).
@@ -832,6 +848,7 @@ def cycle_triangle_all_registered(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def cycle_two_sharing_node(r: Run) -> None:
     # b's imports [c, a] are in PYTHONHASHSEED=0 set order.
     cycle_modules(r, {"a": ["b"], "b": ["c", "a"], "c": ["b"]})
@@ -870,6 +887,7 @@ def cycle_long_five(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def cycle_hub_and_spokes(r: Run) -> None:
     # hub's imports [p, q] are in PYTHONHASHSEED=0 set order.
     cycle_modules(r, {"hub": ["p", "q"], "p": ["hub"], "q": ["hub"]})
@@ -1212,6 +1230,7 @@ def workspace_errors(r: Run) -> None:
 
 
 @scenario
+@hash_ordered
 def reload_event_str(r: Run) -> None:
     now = time.time()
     files = {
