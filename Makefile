@@ -80,6 +80,7 @@ check: $(BUILT) lint-workflows
 	$(VPY) -m ruff format --check python
 	$(VPY) -m mypy
 	$(VPY) -m mypy.stubtest liveimport._engine
+	$(VPY) tools/gen_charmaps.py --check
 
 # The GitHub Actions workflows: schema check, then what a schema cannot see
 # (actionlint cannot be installed here: its PyPI package downloads the

@@ -296,6 +296,33 @@ def test_latin1_coding_cookie(project):
     assert summary(project.sync()) == [("dep", "modified", []), ("m", "dependent", ["dep"])]
 
 
+@pytest.mark.parametrize("codec", ["cp437", "mac-roman", "cp1252"])
+def test_python_single_byte_coding_cookie(project, codec):
+    # cp437 and mac-roman are unknown to the WHATWG decoders; cp1252 is
+    # decoded as Python has it (0x81 undefined).
+    def source(word: str) -> bytes:
+        return f"# -*- coding: {codec} -*-\nimport dep\nNAME = '{word}'\n".encode(codec)
+
+    project.write("dep.py", "D = 1\n")
+    project.write_bytes("m.py", source("caf\u00e9"))
+    project.register("from m import NAME")
+    assert project.ns["NAME"] == "caf\u00e9"
+    assert liveimport.tracked()["m"].dependencies == ("dep",)
+
+    project.write_bytes("m.py", source("th\u00e9"))
+    assert summary(project.sync()) == [("m", "modified", [])]
+    assert project.ns["NAME"] == "th\u00e9"
+
+    project.write("dep.py", "D = 2\n")
+    assert summary(project.sync()) == [("dep", "modified", []), ("m", "dependent", ["dep"])]
+    if codec == "cp1252":
+        project.write_bytes("m.py", source("x")[:-3] + b"\x81'\n")
+        with pytest.raises(liveimport.ModuleError) as info:
+            project.sync()
+        assert (info.value.module, info.value.phase) == ("m", "analysis")
+        assert project.ns["NAME"] == "th\u00e9"
+
+
 def test_utf8_bom_file(project):
     project.write("dep.py", "D = 1\n")
     project.write_bytes("m.py", "\ufeffimport dep\nNAME = 'caf\u00e9'\n".encode())

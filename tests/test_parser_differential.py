@@ -168,11 +168,11 @@ EXCEPTIONS = {
     "indentation levels, parser recursion beyond its stack (MemoryError); Ruff's parser "
     "has no such limits (the engine parses on a thread with a stack sized for the source, "
     "so depth cannot crash it).",
-    "legacy-codec": "A coding cookie other than UTF-8, Latin-1 or ASCII is decoded "
-    "with the WHATWG Encoding Standard decoders (encoding_rs), which accept "
-    "some bytes Python's codec of that name rejects (cp1252's five undefined "
-    "bytes, GB18030 sequences under 'gbk', ...) and some labels Python does "
-    "not know ('koi', 'iso88591').",
+    "legacy-codec": "A coding cookie naming a multi-byte codec (gbk, shift_jis, euc-kr, "
+    "big5, ...) is decoded with the WHATWG Encoding Standard decoders (encoding_rs), "
+    "which accept some bytes Python's codec of that name rejects (GB18030 sequences "
+    "under 'gbk', ...) and some labels Python does not know ('koi', 'iso88591'). "
+    "Python's single-byte codecs are decoded with Python's own tables.",
 }
 
 _NATIVE_CODECS = {"utf-8", "utf-8-sig", "iso-8859-1", "ascii"}
@@ -633,7 +633,7 @@ def test_exception_tabs_is_what_it_says():
 
 
 def test_exception_legacy_codec_is_what_it_says():
-    data = b"# coding: cp1252\nimport a\ns = '\x81'\n"  # 0x81 is undefined in Python's cp1252
+    data = b"# coding: gbk\nimport a\ns = '\x81\x30\x81\x30'\n"  # GB18030, not GBK
     assert "codec can't decode" in str(_ast_error(data))
     assert engine_bytes(data) == ((2, False, None, 0, (("a", None),)),)
     assert documented_exception(data, REJECT, engine_bytes(data)) == "legacy-codec"
@@ -669,14 +669,56 @@ def test_exceptions_never_excuse_a_rejection_by_the_engine():
     assert documented_exception(b"x = (\n", REJECT, ()) is None
 
 
+def _single_byte_codecs() -> dict[str, str]:
+    """Python's single-byte ("charmap") codecs: module name -> decoding table."""
+    import encodings
+    import importlib
+    import pkgutil
+
+    found = {}
+    for info in pkgutil.iter_modules(encodings.__path__):
+        try:
+            module = importlib.import_module(f"encodings.{info.name}")
+        except Exception:  # noqa: BLE001 - platform-only codecs
+            continue
+        table = getattr(module, "decoding_table", None)
+        if isinstance(table, str) and len(table) == 256:
+            found[info.name] = table
+    return found
+
+
+SINGLE_BYTE_CODECS = _single_byte_codecs()
+
+
+@pytest.mark.parametrize("codec", sorted(SINGLE_BYTE_CODECS))
+def test_python_single_byte_codecs_decode_as_cpython_does(codec):
+    # cp437, mac-roman, the EBCDIC code pages ... (many unknown to the WHATWG
+    # set), and cp1252 & co., whose undefined bytes Python rejects.
+    table = SINGLE_BYTE_CODECS[codec]
+    defined = [c for c in table[128:] if c != "\ufffe"]
+    letter = next((c for c in defined if c.isidentifier()), None)
+    sources = [f"# coding: {codec}\nimport a\ns = '{defined[0]}'\n"]
+    if letter is not None:
+        sources.append(f"# -*- coding: {codec} -*-\nimport a\n{letter} = 1\n")
+    for source in sources:
+        data = source.encode(codec)
+        assert engine_bytes(data) == reference(data), source
+    undefined = [i for i, c in enumerate(table) if c == "\ufffe"]
+    if undefined:
+        data = f"# coding: {codec}\nimport a\n".encode() + b"s = '" + bytes([undefined[0]]) + b"'\n"
+        assert reference(data) == REJECT
+        assert engine_bytes(data) == REJECT
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG (engine, not fixed): a coding cookie naming a codec Python has but the WHATWG "
-    "Encoding Standard lacks (cp437, mac-roman, utf-7, EBCDIC cp037, ...) is rejected by the "
-    "engine as 'unknown encoding', so such a module cannot be registered; CPython imports it.",
+    reason="BUG (engine, not fixed): a coding cookie naming a multi-byte codec Python has but "
+    "the WHATWG Encoding Standard lacks (utf-7, big5hkscs, euc_jis_2004, shift_jis_2004, hz, "
+    "...) is rejected by the engine as 'unknown encoding', so such a module cannot be "
+    "registered; CPython imports it.",
 )
-@pytest.mark.parametrize("codec", ["cp437", "mac-roman"])
-def test_python_only_codecs_are_decoded(codec):
+@pytest.mark.parametrize("codec", ["utf-7", "big5hkscs", "euc_jis_2004"])
+def test_python_only_multibyte_codecs_are_decoded(codec):
     data = f"# coding: {codec}\nimport a\ns = '\u00e9'\n".encode(codec)
     assert reference(data) == ((2, False, None, 0, (("a", None),)),)
     assert engine_bytes(data) == reference(data)

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use crate::charmaps;
 use crate::source::SourceError;
 
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
@@ -91,6 +92,12 @@ pub(crate) fn decode_lenient(bytes: &[u8]) -> Result<(Cow<'_, str>, Vec<InvalidU
             }),
         },
         other => {
+            // Python's own single-byte codecs first: the WHATWG decoders lack
+            // many of them and differ from Python on some they share.
+            let cookie_name = cookie.as_ref().map_or(other, |(name, _)| name.as_str());
+            if let Some(table) = charmap(cookie_name) {
+                return decode_charmap(body, table).map(|text| (Cow::Owned(text), Vec::new()));
+            }
             let Some(codec) = encoding_rs::Encoding::for_label(other.as_bytes()) else {
                 return Err(SourceError::Decode {
                     message: format!("unknown encoding: {}", cookie.map(|c| c.0).unwrap_or_default()),
@@ -107,6 +114,48 @@ pub(crate) fn decode_lenient(bytes: &[u8]) -> Result<(Cow<'_, str>, Vec<InvalidU
         }
     }?;
     Ok((text, Vec::new()))
+}
+
+/// The decoding table of CPython's single-byte codec that `name` names (any
+/// spelling the codec registry accepts: `cp437`, `IBM437`, `mac-roman`, ...),
+/// found as `encodings.search_function` finds the codec's module.
+fn charmap(name: &str) -> Option<&'static [u16; 256]> {
+    let key = python_codec_key(name);
+    let alias = |key: &str| {
+        charmaps::ALIASES
+            .binary_search_by(|(alias, _)| (*alias).cmp(key))
+            .ok()
+            .map(|i| charmaps::ALIASES[i].1)
+    };
+    let codec = |module: &str| {
+        charmaps::CODECS
+            .binary_search_by(|(name, _)| (*name).cmp(module))
+            .ok()
+            .map(|i| &charmaps::CODECS[i].1)
+    };
+    alias(&key).or_else(|| alias(&key.replace('.', "_"))).and_then(codec).or_else(|| codec(&key))
+}
+
+/// `body` decoded with a single-byte codec's table, strictly, with CPython's
+/// message for a byte the codec does not define.
+fn decode_charmap(body: &[u8], table: &[u16; 256]) -> Result<String, SourceError> {
+    let mut text = String::with_capacity(body.len() + body.len() / 2);
+    for (offset, &byte) in body.iter().enumerate() {
+        let unit = table[usize::from(byte)];
+        match char::from_u32(u32::from(unit)).filter(|_| unit != charmaps::UNDEFINED) {
+            Some(c) => text.push(c),
+            None => {
+                return Err(SourceError::Decode {
+                    message: format!(
+                        "'charmap' codec can't decode byte 0x{byte:02x} in position {offset}: \
+                         character maps to <undefined>"
+                    ),
+                    line: line_of_byte(body, offset),
+                })
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// `body` as text with each maximal invalid sequence replaced by U+FFFD, and
@@ -314,6 +363,26 @@ pub(crate) fn line_at(prefix: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_python_single_byte_codecs() {
+        // cp437 and mac-roman: codecs the WHATWG set lacks.
+        assert_eq!(decode(b"# coding: cp437\ns = '\x82'\n").unwrap(), "# coding: cp437\ns = '\u{e9}'\n");
+        assert!(decode(b"# -*- coding: mac-roman -*-\ns = '\x8e'\n").unwrap().contains('\u{e9}'));
+        assert!(decode(b"# coding: IBM437\ns = '\x82'\n").unwrap().contains('\u{e9}'));
+        // cp1252 as Python has it: 0x81 is undefined (WHATWG maps it to U+0081).
+        let Err(SourceError::Decode { message, line }) = decode(b"# coding: cp1252\n\ns = '\x81'\n") else {
+            panic!("cp1252's 0x81 must not decode");
+        };
+        assert_eq!(line, 3);
+        assert!(message.contains("byte 0x81 in position 23"), "{message}");
+        assert_eq!(
+            decode(b"# coding: windows-1252\ns = '\x80'\n").unwrap(),
+            "# coding: windows-1252\ns = '\u{20ac}'\n"
+        );
+        // Multi-byte codecs are still encoding_rs's.
+        assert!(decode(b"# coding: shift_jis\ns = '\x82\xa0'\n").unwrap().contains('\u{3042}'));
+    }
 
     #[test]
     fn decodes_bom_and_cookies() {

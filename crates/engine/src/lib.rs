@@ -9,6 +9,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod charmaps;
 pub mod decode;
 pub mod detect;
 pub mod fingerprint;
