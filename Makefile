@@ -5,10 +5,11 @@
 # `make test` builds the abi3 wheel once (target/wheels-make/), installs that
 # same wheel into .venv, where the whole suite runs, and into one venv per
 # other supported CPython found under $(PYENV_VERSIONS) (.venv-py3.10, ...),
-# where the suite minus the kernel and slow tests runs (those interpreters
-# side by side: a pytest run keeps about one core busy). `slow` marks what is
+# where the suite minus the browser and slow tests runs (all side by side:
+# a pytest run keeps less than one core busy). `slow` marks what is
 # long and the same on every Python: the packaging checks, the soak, the
-# benchmark smoke test and the differential test against PyPI liveimport.
+# benchmark smoke test, the differential test against PyPI liveimport and
+# the two kernel tests that walk the whole example notebook.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -28,22 +29,22 @@ WHEEL_STAMP := $(WHEELS)/.stamp
 # set it empty to skip them.
 PYENV_VERSIONS ?= $(HOME)/.pyenv/versions
 PYTHONS ?= $(sort $(wildcard $(PYENV_VERSIONS)/3.*/bin/python3))
-PY_MARKERS ?= not kernel and not slow
-PY_JOBS ?= 3
-# What those runs need. The kernel test modules, all of whose tests the
-# markers deselect, are not even collected: they import the Jupyter packages,
-# which these venvs then need not hold.
-PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8"
-PY_PYTEST_ARGS := --pytest-arg=--ignore-glob=$(CURDIR)/tests/test_kernel_*.py \
-                  --pytest-arg=--ignore=$(CURDIR)/tests/test_browser.py
+PY_MARKERS ?= not slow and not browser
+PY_JOBS ?= 2
+# What those runs need: the kernel tests drive real Jupyter kernels of that
+# interpreter. The browser test module is not even collected (it imports
+# Playwright, which these venvs do not hold).
+PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
+                "ipykernel>=6" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5"
+PY_PYTEST_ARGS := --pytest-arg=--ignore=$(CURDIR)/tests/test_browser.py
 
-.PHONY: demo test build wheel check lint-workflows rust-test py-test py-versions \
+.PHONY: demo test build wheel check lint-workflows rust-test py-all py-test py-versions \
         browser cross-check bench bench-quick soak fuzz docs clean
 
 demo: $(BUILT)
 	$(VPY) examples/demo.py
 
-test: check rust-test py-test py-versions
+test: check rust-test py-all
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +107,16 @@ browser:
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
 	    || echo "warning: could not install chromium: tests/test_browser.py will not run"; \
 	else echo "note: no chromium (Debian package chromium): tests/test_browser.py will not run"; fi
+
+# What `make test` runs: the whole suite in .venv and, at the same time, the
+# other CPythons' runs (a pytest run keeps less than one core busy, mostly
+# waiting for kernels and subprocesses); their report follows the suite's.
+py-all: $(BUILT) browser
+	@mkdir -p target
+	$(MAKE) --no-print-directory py-versions > target/py-versions.out 2>&1 & other=$$!; \
+	LIVEIMPORT_WHEEL_DIR=$(WHEELS) $(VPY) -m pytest -q; main=$$?; \
+	wait $$other; versions=$$?; cat target/py-versions.out; \
+	test $$main = 0 && test $$versions = 0
 
 py-versions: $(BUILT)
 	$(VPY) tools/test_pythons.py --wheel-dir $(WHEELS) --main-python $(VPY) --uv $(VENV)/bin/uv \

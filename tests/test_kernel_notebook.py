@@ -90,6 +90,7 @@ def test_run_all_reloads_nothing_part_way(example):
     assert "reload pending" in status
 
 
+@pytest.mark.slow  # the whole example notebook: .venv's Python only
 def test_step_by_step_with_the_edits_the_notebook_asks_for(example):
     def on_cell_start(cell, cell_index):
         change = cell.metadata.get("demo_edit")
@@ -130,6 +131,7 @@ def test_step_by_step_with_the_edits_the_notebook_asks_for(example):
     assert "reload pending" not in texts(cells["status"])
 
 
+@pytest.mark.slow  # the whole example notebook: .venv's Python only
 def test_demo_script(tmp_path):
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "demo.py")],

@@ -30,12 +30,12 @@ from typing import Any
 
 import pytest
 
-# ~1 s per scenario: run under .venv's Python only, not under every other
-# CPython of `make test` (tools/test_pythons.py deselects `slow`).
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "differential" / "scenarios.py"
+# ~1 s per scenario, the same on every Python: .venv's Python only (not
+# under the other CPythons of `make test`, which deselect `slow`).
+pytestmark = pytest.mark.slow
+
 # One per interpreter: make test runs the suite under several CPythons at once.
 PYPI_VENV = REPO / f".venv-pypi-py{sys.version_info[0]}.{sys.version_info[1]}"
 PYPI_VERSION = "1.3.1"
