@@ -3,7 +3,7 @@
 ``make test`` calls this (target ``py-versions``) while the whole suite runs
 in ``.venv``. For each interpreter given on the command line that is
 CPython >= 3.10, one per minor version (the newest patch release), except the
-minor version ``.venv`` runs (it already ran the whole suite there):
+minor version ``.venv`` runs (the whole suite runs there):
 
 * create ``.venv-py3.X`` with the test dependencies (kept between runs;
   made anew when the interpreter or the dependency list changes);
@@ -93,7 +93,7 @@ def choose(pythons: list[str], main_python: str) -> tuple[list[Target], list[str
             best[version[:2]] = Target(python, version)
     if main is not None and main[:2] in best:
         notes.append(
-            f"{main[0]}.{main[1]}: the whole suite ran in .venv ({main_python}); not run again"
+            f"{main[0]}.{main[1]}: the whole suite runs in .venv ({main_python}), not again here"
         )
         del best[main[:2]]
     return [best[key] for key in sorted(best)], notes
