@@ -27,6 +27,7 @@ kept as ``REGRESSIONS``.
 from __future__ import annotations
 
 import ast
+import codecs
 import gc
 import importlib.util
 import multiprocessing
@@ -35,6 +36,7 @@ import sys
 import sysconfig
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -178,6 +180,28 @@ EXCEPTIONS = {
 _NATIVE_CODECS = {"utf-8", "utf-8-sig", "iso-8859-1", "ascii"}
 
 
+def _charmap_codecs() -> dict[str, str]:
+    """Python's single-byte codecs, as ``tools/gen_charmaps.py`` copies them
+    into the engine: module name -> decoding table."""
+    path = Path(__file__).resolve().parent.parent / "tools" / "gen_charmaps.py"
+    spec = importlib.util.spec_from_file_location("_gen_charmaps", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.charmap_codecs()
+
+
+#: Decoded by the engine from Python's own tables: never a "legacy-codec".
+SINGLE_BYTE_CODECS = _charmap_codecs()
+
+
+def _single_byte(codec: str | None) -> bool:
+    try:
+        return codecs.lookup(codec or "").name.replace("-", "_") in SINGLE_BYTE_CODECS
+    except LookupError:
+        return False
+
+
 def _ast_error(source: bytes | str) -> BaseException | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -226,8 +250,10 @@ def documented_exception(source: bytes | str, expected: object, got: object) -> 
         return "limits"
     if isinstance(source, bytes) and isinstance(error, SyntaxError):
         codec = _cookie_codec(source.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-        if codec not in _NATIVE_CODECS and (
-            "codec can't decode" in str(error) or "unknown encoding" in str(error)
+        if (
+            codec not in _NATIVE_CODECS
+            and not _single_byte(codec)
+            and ("codec can't decode" in str(error) or "unknown encoding" in str(error))
         ):
             return "legacy-codec"
     return None
@@ -637,6 +663,12 @@ def test_exception_legacy_codec_is_what_it_says():
     assert "codec can't decode" in str(_ast_error(data))
     assert engine_bytes(data) == ((2, False, None, 0, (("a", None),)),)
     assert documented_exception(data, REJECT, engine_bytes(data)) == "legacy-codec"
+    # The engine decodes Python's single-byte codecs with Python's tables:
+    # a disagreement there is never excused.
+    cp1252 = b"# coding: windows-1252\nimport a\ns = '\x81'\n"
+    assert "codec can't decode" in str(_ast_error(cp1252))
+    assert engine_bytes(cp1252) == REJECT
+    assert documented_exception(cp1252, REJECT, ((2, False, None, 0, (("a", None),)),)) is None
 
 
 @pytest.mark.parametrize(
@@ -667,27 +699,6 @@ def test_exceptions_never_excuse_a_rejection_by_the_engine():
     assert documented_exception("import a\n", (), REJECT) is None
     assert documented_exception(b"\tx\n", REJECT, ()) is None  # an IndentationError
     assert documented_exception(b"x = (\n", REJECT, ()) is None
-
-
-def _single_byte_codecs() -> dict[str, str]:
-    """Python's single-byte ("charmap") codecs: module name -> decoding table."""
-    import encodings
-    import importlib
-    import pkgutil
-
-    found = {}
-    for info in pkgutil.iter_modules(encodings.__path__):
-        try:
-            module = importlib.import_module(f"encodings.{info.name}")
-        except Exception:  # noqa: BLE001 - platform-only codecs
-            continue
-        table = getattr(module, "decoding_table", None)
-        if isinstance(table, str) and len(table) == 256:
-            found[info.name] = table
-    return found
-
-
-SINGLE_BYTE_CODECS = _single_byte_codecs()
 
 
 @pytest.mark.parametrize("codec", sorted(SINGLE_BYTE_CODECS))
