@@ -63,61 +63,140 @@ pub fn stored_imports(imports: &[ImportStmt]) -> Vec<ImportStmt> {
         .collect()
 }
 
-/// A workspace's cache file, loaded.
+/// A workspace's cache file, loaded: its bytes, checked whole, and an index
+/// of its entries. An entry's imports are decoded only when asked for, and
+/// entries kept as they were are written back byte for byte.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    entries: Vec<Entry>,
-    by_hash: FxHashMap<ContentHash, usize>,
+    bytes: Vec<u8>,
+    slots: Vec<Slot>,
+    by_hash: FxHashMap<ContentHash, u32>,
     /// By the hash of the path's bytes (checked against the entry's path).
-    by_path: FxHashMap<u64, usize>,
+    by_path: FxHashMap<u64, u32>,
 }
 
-fn path_key(path: &Path) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())
+/// One entry of a loaded file: its fixed fields, and where it lies.
+#[derive(Debug)]
+struct Slot {
+    /// The whole entry, encoded, and its path, in `Loaded::bytes`.
+    raw: std::ops::Range<usize>,
+    path: std::ops::Range<usize>,
+    /// Where its imports start.
+    imports: usize,
+    hash: ContentHash,
+    meta: Option<(Meta, i64)>,
+    bytecode_current: bool,
+}
+
+/// A loaded entry whose file has the metadata it was hashed with.
+#[derive(Debug)]
+pub struct Unchanged<'a> {
+    pub hash: ContentHash,
+    pub hashed_at_ns: i64,
+    pub bytecode_current: bool,
+    loaded: &'a Loaded,
+    slot: usize,
+}
+
+impl Unchanged<'_> {
+    pub fn imports(&self) -> Vec<ImportStmt> {
+        self.loaded.imports_of(self.slot)
+    }
+}
+
+fn path_key(path: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(path)
 }
 
 impl Loaded {
-    fn new(entries: Vec<Entry>) -> Loaded {
+    /// The cache in `bytes` (a whole file), or an empty one when it is not
+    /// valid for this build and Python.
+    fn from_bytes(bytes: Vec<u8>, version: (u8, u8)) -> Loaded {
+        let Some(slots) = index(&bytes, version) else { return Loaded::default() };
         let mut by_hash = FxHashMap::default();
         let mut by_path = FxHashMap::default();
-        by_hash.reserve(entries.len());
-        by_path.reserve(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            by_hash.entry(entry.hash).or_insert(i);
-            by_path.entry(path_key(&entry.path)).or_insert(i);
+        by_hash.reserve(slots.len());
+        by_path.reserve(slots.len());
+        for (i, slot) in slots.iter().enumerate() {
+            by_hash.entry(slot.hash).or_insert(i as u32);
+            by_path.entry(path_key(&bytes[slot.path.clone()])).or_insert(i as u32);
         }
-        Loaded { entries, by_hash, by_path }
+        Loaded { bytes, slots, by_hash, by_path }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
+    }
+
+    fn imports_of(&self, slot: usize) -> Vec<ImportStmt> {
+        let mut r = Reader { bytes: &self.bytes, at: self.slots[slot].imports };
+        // Checked when loaded: cannot fail.
+        read_imports(&mut r, true).unwrap_or_default()
     }
 
     /// The imports of the bytes with this content hash, if known.
-    pub fn imports(&self, hash: ContentHash) -> Option<&[ImportStmt]> {
-        self.by_hash.get(&hash).map(|&i| self.entries[i].imports.as_slice())
+    pub fn imports(&self, hash: ContentHash) -> Option<Vec<ImportStmt>> {
+        self.by_hash.get(&hash).map(|&i| self.imports_of(i as usize))
+    }
+
+    fn slot_of(&self, path: &Path) -> Option<usize> {
+        let path = path.as_os_str().as_encoded_bytes();
+        let i = *self.by_path.get(&path_key(path))? as usize;
+        (self.bytes[self.slots[i].path.clone()] == *path).then_some(i)
     }
 
     /// The entry of `path` when `meta` (the file's metadata now) is the
     /// metadata it was hashed with, outside the racy window.
-    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<&Entry> {
-        let entry = &self.entries[*self.by_path.get(&path_key(path))?];
-        if entry.path != path {
-            return None;
-        }
-        match &entry.meta {
-            Some((seen, hashed_at)) if seen == meta && !meta.is_racy(*hashed_at) => Some(entry),
+    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<Unchanged<'_>> {
+        let i = self.slot_of(path)?;
+        let slot = &self.slots[i];
+        match &slot.meta {
+            Some((seen, hashed_at)) if seen == meta && !meta.is_racy(*hashed_at) => Some(Unchanged {
+                hash: slot.hash,
+                hashed_at_ns: *hashed_at,
+                bytecode_current: slot.bytecode_current,
+                loaded: self,
+                slot: i,
+            }),
             _ => None,
         }
     }
 
     /// Whether `entry` is already recorded as it is.
     pub fn holds(&self, entry: &Entry) -> bool {
-        self.by_path.get(&path_key(&entry.path)).is_some_and(|&i| self.entries[i] == *entry)
+        let Some(i) = self.slot_of(&entry.path) else { return false };
+        let mut encoded = Vec::new();
+        encode_entry(&mut encoded, entry);
+        self.bytes[self.slots[i].raw.clone()] == *encoded
+    }
+}
+
+/// Entries a registration made, encoded as it goes (one buffer, however
+/// many entries: nothing per entry is kept on the heap).
+#[derive(Debug, Default)]
+pub struct Fresh {
+    bytes: Vec<u8>,
+    count: usize,
+    /// Their paths' hashes: an old entry with one of these is replaced.
+    paths: rustc_hash::FxHashSet<u64>,
+}
+
+impl Fresh {
+    pub fn push(&mut self, entry: &Entry) {
+        if entry.path.to_str().is_none() || self.count >= MAX_ENTRIES {
+            return;
+        }
+        self.paths.insert(path_key(entry.path.as_os_str().as_encoded_bytes()));
+        encode_entry(&mut self.bytes, entry);
+        self.count += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -147,27 +226,32 @@ impl Location {
 
     /// The cache, or an empty one when it cannot be read or is not valid.
     pub fn load(&self) -> Loaded {
-        let entries = std::fs::read(self.file()).ok().and_then(|bytes| decode(&bytes, self.version));
-        Loaded::new(entries.unwrap_or_default())
+        std::fs::read(self.file()).map(|bytes| Loaded::from_bytes(bytes, self.version)).unwrap_or_default()
     }
 
     /// Write `fresh` entries (most recent) before the `old` ones they do not
     /// replace; errors are ignored (no cache is not an error). Files of this
     /// workspace written by other builds or Pythons are removed.
-    pub fn store(&self, fresh: Vec<Entry>, old: Loaded) {
-        let mut seen: std::collections::HashSet<PathBuf> = fresh.iter().map(|e| e.path.clone()).collect();
-        let mut entries = fresh;
-        for entry in old.entries {
-            if entries.len() >= MAX_ENTRIES {
+    pub fn store(&self, fresh: Fresh, old: Loaded) {
+        let mut out = header(self.version);
+        let mut count = fresh.count;
+        put_u32(&mut out, 0);
+        let count_at = out.len() - 4;
+        out.extend_from_slice(&fresh.bytes);
+        let mut seen = fresh.paths;
+        for slot in &old.slots {
+            if count >= MAX_ENTRIES {
                 break;
             }
-            if seen.insert(entry.path.clone()) {
-                entries.push(entry);
+            if seen.insert(path_key(&old.bytes[slot.path.clone()])) {
+                out.extend_from_slice(&old.bytes[slot.raw.clone()]);
+                count += 1;
             }
         }
-        entries.truncate(MAX_ENTRIES);
-        let bytes = encode(&entries, self.version);
-        let _ = self.write(&bytes);
+        out[count_at..count_at + 4].copy_from_slice(&(count as u32).to_le_bytes());
+        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+        put_u64(&mut out, checksum);
+        let _ = self.write(&out);
     }
 
     fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
@@ -234,40 +318,46 @@ fn header(version: (u8, u8)) -> Vec<u8> {
     out
 }
 
+/// Append one entry (its path must be UTF-8).
+fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
+    put_str(out, entry.path.to_str().unwrap_or_default());
+    put_u64(out, entry.hash);
+    let current = if entry.bytecode_current { 2 } else { 0 };
+    match &entry.meta {
+        Some((meta, hashed_at)) => {
+            out.push(1 | current);
+            for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
+                put_u64(out, v);
+            }
+            put_u64(out, *hashed_at as u64);
+        }
+        None => out.push(current),
+    }
+    put_u32(out, entry.imports.len() as u32);
+    for stmt in &entry.imports {
+        out.push(u8::from(stmt.from_import));
+        put_u32(out, stmt.level);
+        match &stmt.module {
+            Some(module) => {
+                out.push(1);
+                put_str(out, module);
+            }
+            None => out.push(0),
+        }
+        put_u32(out, stmt.names.len() as u32);
+        for alias in &stmt.names {
+            put_str(out, &alias.name);
+        }
+    }
+}
+
+#[cfg(test)]
 pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
     let mut out = header(version);
     let entries: Vec<&Entry> = entries.iter().filter(|e| e.path.to_str().is_some()).collect();
     put_u32(&mut out, entries.len() as u32);
     for entry in entries {
-        put_str(&mut out, entry.path.to_str().unwrap_or_default());
-        put_u64(&mut out, entry.hash);
-        let current = if entry.bytecode_current { 2 } else { 0 };
-        match &entry.meta {
-            Some((meta, hashed_at)) => {
-                out.push(1 | current);
-                for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
-                    put_u64(&mut out, v);
-                }
-                put_u64(&mut out, *hashed_at as u64);
-            }
-            None => out.push(current),
-        }
-        put_u32(&mut out, entry.imports.len() as u32);
-        for stmt in &entry.imports {
-            out.push(u8::from(stmt.from_import));
-            put_u32(&mut out, stmt.level);
-            match &stmt.module {
-                Some(module) => {
-                    out.push(1);
-                    put_str(&mut out, module);
-                }
-                None => out.push(0),
-            }
-            put_u32(&mut out, stmt.names.len() as u32);
-            for alias in &stmt.names {
-                put_str(&mut out, &alias.name);
-            }
-        }
+        encode_entry(&mut out, entry);
     }
     let checksum = xxhash_rust::xxh3::xxh3_64(&out);
     put_u64(&mut out, checksum);
@@ -279,8 +369,8 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(n)?;
         let slice = self.bytes.get(self.at..end)?;
         self.at = end;
@@ -299,28 +389,37 @@ impl Reader<'_> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    fn str(&mut self) -> Option<&str> {
+    fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
+        self.str_of(n)
+    }
+
+    fn str_of(&mut self, n: usize) -> Option<&'a str> {
         std::str::from_utf8(self.take(n)?).ok()
     }
 }
 
-pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
+/// Check a cache file whole (checksum, header, every entry) and index its
+/// entries; `None` when it is not valid for this build and Python.
+fn index(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Slot>> {
     let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
     if xxhash_rust::xxh3::xxh3_64(body) != u64::from_le_bytes(checksum.try_into().ok()?) {
         return None;
     }
     let expected = header(version);
-    let rest = body.strip_prefix(expected.as_slice())?;
-    let mut r = Reader { bytes: rest, at: 0 };
+    body.strip_prefix(expected.as_slice())?;
+    let mut r = Reader { bytes: body, at: expected.len() };
     let count = r.u32()? as usize;
     // Every entry takes at least 25 bytes: a count that cannot fit is corrupt.
-    if count > rest.len() / 25 {
+    if count > (body.len() - r.at) / 25 {
         return None;
     }
-    let mut entries = Vec::with_capacity(count);
+    let mut slots = Vec::with_capacity(count);
     for _ in 0..count {
-        let path = PathBuf::from(r.str()?);
+        let start = r.at;
+        let n = r.u32()? as usize;
+        let path = r.at..r.at.checked_add(n)?;
+        r.str_of(n)?;
         let hash = r.u64()?;
         let flags = r.u8()?;
         if flags & !3 != 0 {
@@ -339,30 +438,72 @@ pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
                 Some((meta, r.u64()? as i64))
             }
         };
-        let n = r.u32()? as usize;
-        let mut imports = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            let from_import = match r.u8()? {
-                0 => false,
-                1 => true,
-                _ => return None,
-            };
-            let level = r.u32()?;
-            let module = match r.u8()? {
-                0 => None,
-                1 => Some(r.str()?.to_owned()),
-                _ => return None,
-            };
-            let k = r.u32()? as usize;
-            let mut names = Vec::with_capacity(k.min(1024));
-            for _ in 0..k {
-                names.push(Alias { name: r.str()?.to_owned(), asname: None });
-            }
-            imports.push(ImportStmt { line: 0, from_import, module, level, names });
-        }
-        entries.push(Entry { path, hash, meta, bytecode_current: flags & 2 != 0, imports });
+        let imports = r.at;
+        read_imports(&mut r, false)?;
+        slots.push(Slot { raw: start..r.at, path, imports, hash, meta, bytecode_current: flags & 2 != 0 });
     }
-    (r.at == rest.len()).then_some(entries)
+    (r.at == body.len()).then_some(slots)
+}
+
+/// An entry's imports, from where they start; with `keep` false only
+/// checked (an empty list back).
+fn read_imports(r: &mut Reader<'_>, keep: bool) -> Option<Vec<ImportStmt>> {
+    let n = r.u32()? as usize;
+    let mut imports = Vec::with_capacity(if keep { n.min(1024) } else { 0 });
+    for _ in 0..n {
+        let from_import = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let level = r.u32()?;
+        let module = match r.u8()? {
+            0 => None,
+            1 => Some(r.str()?),
+            _ => return None,
+        };
+        let k = r.u32()? as usize;
+        let mut names = Vec::with_capacity(if keep { k.min(1024) } else { 0 });
+        for _ in 0..k {
+            let name = r.str()?;
+            if keep {
+                names.push(Alias { name: name.to_owned(), asname: None });
+            }
+        }
+        if keep {
+            imports.push(ImportStmt {
+                line: 0,
+                from_import,
+                module: module.map(str::to_owned),
+                level,
+                names,
+            });
+        }
+    }
+    Some(imports)
+}
+
+#[cfg(test)]
+pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
+    let loaded = Loaded::from_bytes(bytes.to_vec(), version);
+    if loaded.is_empty() && index(bytes, version).is_none() {
+        return None;
+    }
+    let entries = (0..loaded.len())
+        .map(|i| {
+            let slot = &loaded.slots[i];
+            Entry {
+                path: PathBuf::from(
+                    std::str::from_utf8(&loaded.bytes[slot.path.clone()]).unwrap_or_default(),
+                ),
+                hash: slot.hash,
+                meta: slot.meta,
+                bytecode_current: slot.bytecode_current,
+                imports: loaded.imports_of(i),
+            }
+        })
+        .collect();
+    Some(entries)
 }
 
 #[cfg(test)]
@@ -394,6 +535,14 @@ mod tests {
         }
     }
 
+    fn fresh(entries: &[Entry]) -> Fresh {
+        let mut fresh = Fresh::default();
+        for entry in entries {
+            fresh.push(entry);
+        }
+        fresh
+    }
+
     #[test]
     fn round_trips_and_rejects_damage() {
         let entries =
@@ -414,10 +563,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let location = Location::new(dir.path().to_path_buf(), &[PathBuf::from("/ws")], (3, 11));
         assert!(location.load().is_empty());
-        location.store(vec![entry("/ws/a.py", 1), entry("/ws/b.py", 2)], Loaded::default());
+        location.store(fresh(&[entry("/ws/a.py", 1), entry("/ws/b.py", 2)]), Loaded::default());
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
-        location.store(vec![entry("/ws/b.py", 3)], loaded);
+        location.store(fresh(&[entry("/ws/b.py", 3)]), loaded);
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
         assert!(loaded.imports(3).is_some() && loaded.imports(2).is_none() && loaded.imports(1).is_some());

@@ -140,11 +140,14 @@ pub fn read(path: &Path) -> (Observed, Option<Vec<u8>>) {
     }
 }
 
-/// [`read`] for a module's source when registering: a symbolic link is not
-/// followed but reported (`None`: the caller resolves it), which spares a
-/// separate `lstat`, and only the size `fstat` gives is read (a file that
-/// grows meanwhile has other metadata, so the next check hashes it again).
-pub fn read_source(path: &Path) -> Option<(Observed, Option<Vec<u8>>)> {
+/// [`read`] for a module's source when registering, into `bytes` (cleared
+/// first; reused from file to file, so reading many files allocates once):
+/// a symbolic link is not followed but reported (`None`: the caller
+/// resolves it), which spares a separate `lstat`, and only the size `fstat`
+/// gives is read (a file that grows meanwhile has other metadata, so the
+/// next check hashes it again). `bytes` holds the file only when `Present`.
+pub fn read_source(path: &Path, bytes: &mut Vec<u8>) -> Option<Observed> {
+    bytes.clear();
     let hashed_at_ns = now_ns();
     let failed = |e: io::Error| match e.kind() {
         io::ErrorKind::NotFound => Observed::Missing,
@@ -166,23 +169,23 @@ pub fn read_source(path: &Path) -> Option<(Observed, Option<Vec<u8>>)> {
         Ok(f) => f,
         #[cfg(unix)]
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return None,
-        Err(e) => return Some((failed(e), None)),
+        Err(e) => return Some(failed(e)),
     };
     let metadata = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return Some((failed(e), None)),
+        Err(e) => return Some(failed(e)),
     };
     if metadata.is_dir() {
-        return Some((Observed::Directory, None));
+        return Some(Observed::Directory);
     }
     let meta = Meta::of(&metadata);
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    match io::Read::read_to_end(&mut io::Read::take(&file, metadata.len()), &mut bytes) {
-        Ok(_) => {
-            let hash = hash_bytes(&bytes);
-            Some((Observed::Present { meta, hash, hashed_at_ns }, Some(bytes)))
+    bytes.reserve(metadata.len() as usize);
+    match io::Read::read_to_end(&mut io::Read::take(&file, metadata.len()), bytes) {
+        Ok(_) => Some(Observed::Present { meta, hash: hash_bytes(bytes), hashed_at_ns }),
+        Err(e) => {
+            bytes.clear();
+            Some(failed(e))
         }
-        Err(e) => Some((failed(e), None)),
     }
 }
 

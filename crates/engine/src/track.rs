@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::bindings::{Binding, Records};
-use crate::cache::{self, Entry, Loaded, Location};
+use crate::cache::{self, Entry, Fresh, Loaded, Location};
 use crate::fingerprint::{self, Observed};
-use crate::graph::{ModId, Module, NameId};
+use crate::graph::{Dep, ModId, Module, NameId};
 use crate::imports::{self, Dependency, ImportStmt};
 use crate::scan;
 use crate::source::{self, Binds};
@@ -208,7 +208,7 @@ impl Engine {
     /// that cannot be analysed is an error; otherwise the module is tracked
     /// as out of date and the next sync reports it.
     fn push_prepared(&mut self, prepared: Prepared, strict: bool) -> Result<ModId, EngineError> {
-        let Prepared { meta, target, observed, edited_since_import, analysed, .. } = prepared;
+        let Prepared { meta, target, observed, edited_since_import, analysed, deps, .. } = prepared;
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
         let mut module = Module {
             name: meta.name,
@@ -225,7 +225,7 @@ impl Engine {
         if let Some(file) = module.file.clone() {
             let failure = match (&observed, analysed) {
                 (Observed::Present { hash, .. }, Some(Ok(analysed))) => {
-                    module.deps = self.table.intern_deps(&analysed.dependencies);
+                    module.deps = deps.unwrap_or_else(|| self.table.intern_deps(&analysed.dependencies));
                     // Unknown when the file changed after the import: the
                     // next sync reloads it.
                     module.loaded = if edited_since_import { None } else { Some(*hash) };
@@ -450,6 +450,8 @@ pub(crate) struct Prepared {
     how: How,
     /// What the persistent cache should learn.
     entry: Option<Entry>,
+    /// `analysed`'s dependencies, interned (then `analysed` holds none).
+    deps: Option<Vec<Dep>>,
 }
 
 /// One registration's use of the persistent cache.
@@ -457,15 +459,15 @@ pub(crate) struct Prepared {
 pub(crate) struct Session {
     location: Location,
     loaded: Loaded,
-    fresh: Vec<Entry>,
+    fresh: Fresh,
 }
 
-/// Read and analyse a module's file. The imports come from the cache when it
-/// knows the file's content hash (or the file's metadata is the one it
-/// recorded, and then the file is not even read), from the token scanner
+/// Read and analyse a module's file (one [`unchanged`] did not answer). The
+/// imports come from the cache when it knows the file's content hash, from
+/// the token scanner
 /// when the module's bytecode shows CPython compiled exactly these bytes,
 /// and from the full parse otherwise.
-fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
+fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded, buf: &mut Vec<u8>) -> Prepared {
     let nothing = |meta, observed| Prepared {
         meta,
         target: None,
@@ -474,21 +476,23 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
         analysed: None,
         how: How::Nothing,
         entry: None,
+        deps: None,
     };
     let Some(file) = meta.file.clone() else {
         return nothing(meta, Observed::Missing);
     };
-    let meta = match unchanged(meta, known) {
-        Ok(prepared) => return prepared,
-        Err(meta) => meta,
-    };
-    let (target, (observed, bytes)) = match fingerprint::read_source(&file) {
-        Some(read) => (None, read),
+    let mut linked = None;
+    let (target, observed) = match fingerprint::read_source(&file, buf) {
+        Some(observed) => (None, observed),
         // A symbolic link: edits made through it happen at its target.
-        None => (link_target(&file), fingerprint::read(&file)),
+        None => {
+            let (observed, bytes) = fingerprint::read(&file);
+            linked = bytes;
+            (link_target(&file), observed)
+        }
     };
-    let (Observed::Present { meta: source_meta, hash, hashed_at_ns }, Some(bytes)) = (&observed, bytes)
-    else {
+    let bytes: &[u8] = linked.as_deref().unwrap_or(buf);
+    let Observed::Present { meta: source_meta, hash, hashed_at_ns } = &observed else {
         return Prepared { target, ..nothing(meta, observed) };
     };
     let (source_meta, hash, hashed_at_ns) = (*source_meta, *hash, *hashed_at_ns);
@@ -496,14 +500,14 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
     let (how, edited_since_import, imports) = match known.imports(hash) {
         Some(imports) => {
             let edited = cached.is_some_and(|c| edited_after_bytecode(&source_meta, c));
-            (How::Cached, edited, Ok(imports.to_vec()))
+            (How::Cached, edited, Ok(imports))
         }
         None => {
             let (edited, compiled) = cached.map_or((false, false), |c| bytecode(&source_meta, c));
-            match compiled.then(|| scan::scan_module(&bytes)).flatten() {
+            match compiled.then(|| scan::scan_module(bytes)).flatten() {
                 Some(imports) => (How::Scanned, edited, Ok(imports)),
                 None => {
-                    (How::Parsed, edited, source::analyze_module(&bytes, version, false).map(|s| s.imports))
+                    (How::Parsed, edited, source::analyze_module(bytes, version, false).map(|s| s.imports))
                 }
             }
         }
@@ -523,7 +527,7 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded) -> Prepared {
         }
         Analysed { dependencies, binds: Binds::NotAsked }
     });
-    Prepared { meta, target, observed, edited_since_import, analysed: Some(analysed), how, entry }
+    Prepared { meta, target, observed, edited_since_import, analysed: Some(analysed), how, entry, deps: None }
 }
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
@@ -537,10 +541,10 @@ fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
     let Some(entry) = status.is_file().then(|| known.unchanged(file, &now)).flatten() else {
         return Err(meta);
     };
-    let hashed_at_ns = entry.meta.map_or(0, |(_, at)| at);
+    let hashed_at_ns = entry.hashed_at_ns;
     let edited_since_import =
         !entry.bytecode_current && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
-    let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports);
+    let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports());
     Ok(Prepared {
         meta,
         target: None,
@@ -549,6 +553,7 @@ fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
         analysed: Some(Ok(Analysed { dependencies, binds: Binds::NotAsked })),
         how: How::Unread,
         entry: None,
+        deps: None,
     })
 }
 
@@ -593,13 +598,14 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 }
 
 /// [`prepare`] every module, in order. Files the cache answers unread are
-/// done on the calling thread; if 64 or more remain to be read, they are
-/// read on one helper thread: the many short-lived allocations (file
-/// contents, import lists) then land in that thread's allocator arena
-/// instead of being interleaved on the main heap with what the engine keeps
-/// (which would pin their pages).
+/// done on the calling thread (an `lstat` each). The files to read go to
+/// helper threads when there are 64 or more: two from [`SPLIT_AT`] on (both
+/// cores: reading and scanning is most of a cold registration). What a
+/// helper allocates for a while (import lists, cache entries) then lands in
+/// its allocator arena, not on the main heap between what the engine keeps,
+/// where the holes it leaves would pin pages. Each thread reads every file
+/// into one buffer.
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
-    // Files the cache answers without reading them, here; the rest after.
     let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
     let mut rest = Vec::new();
     for meta in metas {
@@ -611,23 +617,55 @@ fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec
             }
         }
     }
-    let read = if rest.len() < 64 {
-        rest.into_iter().map(|m| prepare(m, version, known)).collect()
-    } else {
-        std::thread::scope(|scope| {
-            let work = move || rest.into_iter().map(|m| prepare(m, version, known)).collect::<Vec<_>>();
-            // The stack a main thread has: sources up to 16 KiB are parsed on
-            // the calling thread (see `source::on_deep_stack`).
-            let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-            match worker.spawn_scoped(scope, work.clone()) {
-                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: do it here.
-                Err(_) => work(),
-            }
-        })
-    };
-    let mut read = read.into_iter();
+    let mut read = read_all(rest, version, known).into_iter();
     slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
+}
+
+/// Batches of files to read at least this large are read on two threads.
+const SPLIT_AT: usize = 128;
+
+/// Modules prepared per round (see `Engine::prepare_batch`).
+const ROUND: usize = 128;
+
+/// [`prepare`] each module, in order, on as many helper threads as
+/// [`prepare_all`] says.
+fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
+    let run = |metas: Vec<ModuleMeta>| {
+        let mut buf = Vec::new();
+        let mut out = Vec::with_capacity(metas.len());
+        out.extend(metas.into_iter().map(|m| prepare(m, version, known, &mut buf)));
+        out
+    };
+    if metas.len() < 64 {
+        return run(metas);
+    }
+    let parts = if metas.len() >= SPLIT_AT { 2 } else { 1 };
+    let second = if parts == 2 { metas.split_off(metas.len() / 2) } else { Vec::new() };
+    // Each part is taken by its helper, or here if no thread can be had.
+    let slots = [std::sync::Mutex::new(metas), std::sync::Mutex::new(second)];
+    let take =
+        |i: usize| std::mem::take(&mut *slots[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (0..parts)
+            .map(|i| {
+                // The stack a main thread has: sources up to 16 KiB are
+                // parsed on the calling thread (see `source::on_deep_stack`).
+                let worker =
+                    std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
+                worker.spawn_scoped(scope, move || run(take(i)))
+            })
+            .collect();
+        let mut prepared = Vec::new();
+        for (i, helper) in helpers.into_iter().enumerate() {
+            match helper {
+                Ok(handle) => {
+                    prepared.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                }
+                Err(_) => prepared.extend(run(take(i))),
+            }
+        }
+        prepared
+    })
 }
 
 impl Engine {
@@ -638,27 +676,42 @@ impl Engine {
             if let Some(dir) = self.reading.dir.clone() {
                 let location = Location::new(dir, self.workspace.dirs(), self.version);
                 let loaded = location.load();
-                self.session = Some(Session { location, loaded, fresh: Vec::new() });
+                self.session = Some(Session { location, loaded, fresh: Fresh::default() });
             }
         }
-        let empty = Loaded::default();
-        let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
         self.reading.prepared += metas.len();
-        let mut prepared = prepare_all(metas, self.version, known);
-        let counts = &mut self.reading.counts;
-        for p in &mut prepared {
-            match p.how {
-                How::Nothing => {}
-                How::Parsed => counts.parsed += 1,
-                How::Scanned => counts.scanned += 1,
-                How::Cached => counts.cached += 1,
-                How::Unread => {
-                    counts.cached += 1;
-                    counts.unread += 1;
+        let mut prepared = Vec::with_capacity(metas.len());
+        // In rounds: what the helper threads allocate for a round (import
+        // lists, cache entries, dependency names) is made compact here
+        // (entries encoded, names interned) and freed before the next round,
+        // whose helpers reuse the same allocator arenas. So those arenas
+        // stay small, whatever the batch's size: glibc does not give the
+        // free top of a thread's arena back to the system.
+        let mut metas = metas.into_iter().peekable();
+        while metas.peek().is_some() {
+            let round: Vec<ModuleMeta> = metas.by_ref().take(ROUND).collect();
+            let empty = Loaded::default();
+            let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
+            let batch = prepare_all(round, self.version, known);
+            let counts = &mut self.reading.counts;
+            for mut p in batch {
+                match p.how {
+                    How::Nothing => {}
+                    How::Parsed => counts.parsed += 1,
+                    How::Scanned => counts.scanned += 1,
+                    How::Cached => counts.cached += 1,
+                    How::Unread => {
+                        counts.cached += 1;
+                        counts.unread += 1;
+                    }
                 }
-            }
-            if let (Some(entry), Some(session)) = (p.entry.take(), self.session.as_mut()) {
-                session.fresh.push(entry);
+                if let (Some(entry), Some(session)) = (p.entry.take(), self.session.as_mut()) {
+                    session.fresh.push(&entry);
+                }
+                if let Some(Ok(analysed)) = &mut p.analysed {
+                    p.deps = Some(self.table.intern_deps(&std::mem::take(&mut analysed.dependencies)));
+                }
+                prepared.push(p);
             }
         }
         prepared

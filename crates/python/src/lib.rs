@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use liveimport_engine as engine;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyImportError, PyRuntimeError, PySyntaxError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 create_exception!(
     _engine,
@@ -421,9 +422,9 @@ fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> Py
         Err(_) => modules.call_method1("get", (name,))?.into(),
     };
     let Some(module) = module.filter(|m| !m.is_none()) else { return Ok(None) };
-    let spec = module.getattr_opt("__spec__")?.filter(|s| !s.is_none());
+    let spec = module.getattr_opt(intern!(py, "__spec__"))?.filter(|s| !s.is_none());
     let Some(spec) = spec else {
-        let is_package = module.hasattr("__path__")?;
+        let is_package = module.hasattr(intern!(py, "__path__"))?;
         return Ok(Some(ModuleMeta { name: name.to_owned(), file: None, is_package, cached: None }));
     };
     let (has_location, origin, cached, locations) = spec_fields(&spec)?;
@@ -455,13 +456,18 @@ fn module_spec_type(py: Python<'_>) -> &Bound<'_, PyAny> {
 fn spec_fields<'py>(
     spec: &Bound<'py, PyAny>,
 ) -> PyResult<(bool, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let fields = spec.get_type().is(module_spec_type(spec.py())).then(|| spec.getattr_opt("__dict__"));
+    let py = spec.py();
+    let fields = spec.get_type().is(module_spec_type(py)).then(|| spec.getattr_opt(intern!(py, "__dict__")));
     if let Some(Ok(Some(fields))) = fields {
         if let Ok(fields) = fields.cast::<PyDict>() {
-            let get = |key: &str| fields.get_item(key).ok().flatten();
-            if let (Some(set), Some(origin), Some(cached), Some(locations)) =
-                (get("_set_fileattr"), get("origin"), get("_cached"), get("submodule_search_locations"))
-            {
+            // Interned keys: no string made, and their hash known, per lookup.
+            let get = |key: &Bound<'py, PyString>| fields.get_item(key).ok().flatten();
+            if let (Some(set), Some(origin), Some(cached), Some(locations)) = (
+                get(intern!(py, "_set_fileattr")),
+                get(intern!(py, "origin")),
+                get(intern!(py, "_cached")),
+                get(intern!(py, "submodule_search_locations")),
+            ) {
                 if !cached.is_none() || !set.is_truthy()? {
                     return Ok((set.is_truthy()?, origin, cached, locations));
                 }
