@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,8 @@ def run(project: Path, cache: Path | None, **env: str) -> dict:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LIVEIMPORT_CACHE")}
     if cache is not None:
         environ["LIVEIMPORT_CACHE_DIR"] = str(cache)
-    environ.update(env)
     environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    environ.update(env)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(project)],
         capture_output=True,
@@ -220,3 +221,20 @@ def test_two_processes_registering_at_once(project: Path, tmp_path: Path):
     final = run(project, cache)
     assert final["counts"]["cached"] == N + 1
     assert final["deps"] == results[0]["deps"]
+
+
+def test_files_older_than_the_process_are_scanned_without_their_bytecode(project: Path):
+    """Without bytecode files, a file changed while the process could have
+    imported it is parsed whole; once every file predates the process (by
+    the engine's 3 s margin: a kernel restart), its bytecode is not needed
+    to know it compiles, and the fast scan reads it. Same dependencies."""
+    no_pyc = {"PYTHONDONTWRITEBYTECODE": "1", "LIVEIMPORT_CACHE": "0"}
+    assert not (project / "__pycache__").exists()
+    fresh = run(project, None, **no_pyc)
+    assert fresh["counts"]["parsed"] == N + 1 and fresh["counts"]["scanned"] == 0
+    newest = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in project.glob("*.py"))
+    time.sleep(max(0.0, newest + 3.5 - time.time()))
+    old = run(project, None, **no_pyc)
+    assert old["counts"]["scanned"] == N + 1 and old["counts"]["parsed"] == 0
+    assert old["deps"] == fresh["deps"]
+    assert not (project / "__pycache__").exists()

@@ -11,7 +11,7 @@ use crate::graph::{Dep, ModId, Module, NameId};
 use crate::imports::{self, Dependency, ImportStmt};
 use crate::scan;
 use crate::source::{self, Binds};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::{AnalysisFailure, Engine, EngineError, ModuleMeta, Namespace, Resolution, Resolver};
 
@@ -462,12 +462,87 @@ pub(crate) struct Session {
     fresh: Fresh,
 }
 
+/// What registration may take as known about files older than this
+/// process. A file on a local file system whose last change (mtime and
+/// ctime, which no tool can set back) predates the process by more than
+/// [`PREDATES_MARGIN_NS`] holds the bytes every import of it in this
+/// process ran: so it compiles (its module is loaded), and it was not
+/// edited after its import. Its bytecode file need not be opened to know
+/// either (a kernel restart: every file predates the new kernel).
+#[derive(Debug, Default)]
+struct Trust {
+    /// When this process started (`None`: unknown, nothing predates it).
+    started_ns: Option<i64>,
+    /// Directories on a local file system (remote ones have the server's
+    /// clock).
+    local: FxHashMap<PathBuf, bool>,
+}
+
+/// Slack for the process start time (`/proc/stat` gives the boot time in
+/// whole seconds) and for timestamp granularity.
+const PREDATES_MARGIN_NS: i64 = 3_000_000_000;
+
+impl Trust {
+    fn new() -> Trust {
+        Trust { started_ns: process_start_ns(), local: FxHashMap::default() }
+    }
+
+    /// Learn whether the directories of `metas` are local (one `statfs`
+    /// per directory, once).
+    fn learn(&mut self, metas: &[ModuleMeta]) {
+        if self.started_ns.is_none() {
+            return;
+        }
+        for meta in metas {
+            if let Some(dir) = meta.file.as_deref().and_then(Path::parent) {
+                if !self.local.contains_key(dir) {
+                    self.local.insert(dir.to_path_buf(), crate::watch::local_fs(dir));
+                }
+            }
+        }
+    }
+
+    fn predates(&self, file: &Path, meta: &fingerprint::Meta) -> bool {
+        let Some(started) = self.started_ns else { return false };
+        meta.mtime_ns.max(meta.ctime_ns).saturating_add(PREDATES_MARGIN_NS) < started
+            && file.parent().and_then(|dir| self.local.get(dir)).copied().unwrap_or(false)
+    }
+}
+
+/// When this process started, from `/proc` (Linux); `None` elsewhere.
+fn process_start_ns() -> Option<i64> {
+    static START: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        {
+            let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+            // Field 22 (starttime, clock ticks after boot), counted after
+            // the command name, which may hold spaces but ends with ')'.
+            let after = &stat[stat.rfind(')')? + 1..];
+            let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
+            let boot = std::fs::read_to_string("/proc/stat").ok()?;
+            let btime: i64 = boot.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
+            // SAFETY: sysconf only reads a configuration value.
+            let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32);
+            (hz > 0).then(|| btime * 1_000_000_000 + ticks * (1_000_000_000 / hz))
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    })
+}
+
 /// Read and analyse a module's file (one [`unchanged`] did not answer). The
 /// imports come from the cache when it knows the file's content hash, from
 /// the token scanner
 /// when the module's bytecode shows CPython compiled exactly these bytes,
 /// and from the full parse otherwise.
-fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded, buf: &mut Vec<u8>) -> Prepared {
+fn prepare(
+    meta: ModuleMeta,
+    version: (u8, u8),
+    known: &Loaded,
+    trust: &Trust,
+    buf: &mut Vec<u8>,
+) -> Prepared {
     let nothing = |meta, observed| Prepared {
         meta,
         target: None,
@@ -496,14 +571,19 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded, buf: &mut Vec<u8
         return Prepared { target, ..nothing(meta, observed) };
     };
     let (source_meta, hash, hashed_at_ns) = (*source_meta, *hash, *hashed_at_ns);
-    let cached = meta.cached.as_deref();
+    // A file older than this process needs no look at its bytecode.
+    let predates = trust.predates(&file, &source_meta);
+    let cached = meta.cached.as_deref().filter(|_| !predates);
     let (how, edited_since_import, imports) = match known.imports(hash) {
         Some(imports) => {
             let edited = cached.is_some_and(|c| edited_after_bytecode(&source_meta, c));
             (How::Cached, edited, Ok(imports))
         }
         None => {
-            let (edited, compiled) = cached.map_or((false, false), |c| bytecode(&source_meta, c));
+            let (edited, compiled) = match cached {
+                Some(c) => bytecode(&source_meta, c),
+                None => (false, predates),
+            };
             match compiled.then(|| scan::scan_module(bytes)).flatten() {
                 Some(imports) => (How::Scanned, edited, Ok(imports)),
                 None => {
@@ -532,7 +612,7 @@ fn prepare(meta: ModuleMeta, version: (u8, u8), known: &Loaded, buf: &mut Vec<u8
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
 /// metadata it has now (one `lstat`). `Err` gives `meta` back otherwise.
-fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
+fn unchanged(meta: ModuleMeta, known: &Loaded, trust: &Trust) -> Result<Prepared, ModuleMeta> {
     let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix) && !known.is_empty()) else {
         return Err(meta);
     };
@@ -542,8 +622,9 @@ fn unchanged(meta: ModuleMeta, known: &Loaded) -> Result<Prepared, ModuleMeta> {
         return Err(meta);
     };
     let hashed_at_ns = entry.hashed_at_ns;
-    let edited_since_import =
-        !entry.bytecode_current && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
+    let edited_since_import = !entry.bytecode_current
+        && !trust.predates(file, &now)
+        && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
     let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports());
     Ok(Prepared {
         meta,
@@ -605,11 +686,11 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 /// its allocator arena, not on the main heap between what the engine keeps,
 /// where the holes it leaves would pin pages. Each thread reads every file
 /// into one buffer.
-fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
+fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
     let mut rest = Vec::new();
     for meta in metas {
-        match unchanged(meta, known) {
+        match unchanged(meta, known, trust) {
             Ok(prepared) => slots.push(Some(prepared)),
             Err(meta) => {
                 slots.push(None);
@@ -617,7 +698,7 @@ fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec
             }
         }
     }
-    let mut read = read_all(rest, version, known).into_iter();
+    let mut read = read_all(rest, version, known, trust).into_iter();
     slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
 }
 
@@ -629,11 +710,11 @@ const ROUND: usize = 128;
 
 /// [`prepare`] each module, in order, on as many helper threads as
 /// [`prepare_all`] says.
-fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded) -> Vec<Prepared> {
+fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let run = |metas: Vec<ModuleMeta>| {
         let mut buf = Vec::new();
         let mut out = Vec::with_capacity(metas.len());
-        out.extend(metas.into_iter().map(|m| prepare(m, version, known, &mut buf)));
+        out.extend(metas.into_iter().map(|m| prepare(m, version, known, trust, &mut buf)));
         out
     };
     if metas.len() < 64 {
@@ -687,12 +768,14 @@ impl Engine {
         // whose helpers reuse the same allocator arenas. So those arenas
         // stay small, whatever the batch's size: glibc does not give the
         // free top of a thread's arena back to the system.
+        let mut trust = Trust::new();
         let mut metas = metas.into_iter().peekable();
         while metas.peek().is_some() {
             let round: Vec<ModuleMeta> = metas.by_ref().take(ROUND).collect();
+            trust.learn(&round);
             let empty = Loaded::default();
             let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
-            let batch = prepare_all(round, self.version, known);
+            let batch = prepare_all(round, self.version, known, &trust);
             let counts = &mut self.reading.counts;
             for mut p in batch {
                 match p.how {
@@ -761,4 +844,36 @@ pub(crate) fn link_target(file: &Path) -> Option<PathBuf> {
         return None;
     }
     std::fs::canonicalize(file).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_on_local_disks_older_than_the_process_by_the_margin_predate_it() {
+        let started = 100 * 1_000_000_000;
+        let mut trust = Trust { started_ns: Some(started), local: FxHashMap::default() };
+        trust.local.insert(PathBuf::from("/local"), true);
+        trust.local.insert(PathBuf::from("/remote"), false);
+        let at =
+            |mtime_ns: i64, ctime_ns: i64| fingerprint::Meta { size: 1, mtime_ns, ctime_ns, ino: 1, dev: 1 };
+        let old = started - PREDATES_MARGIN_NS - 1;
+        assert!(trust.predates(Path::new("/local/m.py"), &at(old, old)));
+        assert!(!trust.predates(Path::new("/remote/m.py"), &at(old, old)), "another machine's clock");
+        assert!(!trust.predates(Path::new("/elsewhere/m.py"), &at(old, old)), "unknown directory");
+        assert!(!trust.predates(Path::new("/local/m.py"), &at(old, started)), "ctime: changed since");
+        assert!(!trust.predates(Path::new("/local/m.py"), &at(old + 2, old)), "within the margin");
+        trust.started_ns = None;
+        assert!(!trust.predates(Path::new("/local/m.py"), &at(old, old)), "start unknown");
+    }
+
+    #[test]
+    fn this_process_started_before_now_and_after_boot() {
+        if cfg!(target_os = "linux") {
+            let started = process_start_ns().expect("/proc");
+            let now = fingerprint::now_ns();
+            assert!(started <= now + 1_000_000_000 && started > now - 86_400 * 365 * 1_000_000_000);
+        }
+    }
 }

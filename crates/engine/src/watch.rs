@@ -284,6 +284,18 @@ impl Watcher {
     }
 }
 
+/// Whether `dir` is on a local file system (one whose timestamps come from
+/// this machine's clock). Only Linux can tell; elsewhere `false`.
+pub(crate) fn local_fs(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    return linux::events_reliable(dir).is_ok();
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
