@@ -18,9 +18,10 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _patch, _reload
+if TYPE_CHECKING:
+    from . import _reload
 from ._engine import AnalysisError, Engine, Mode, ModuleMeta, Notice, PlannedReload, describe
 from ._types import (
     Binding,
@@ -389,6 +390,9 @@ def _sync(
         planned = time.perf_counter()
         if not plan.reloads:
             return _Outcome(notices=plan.notices)
+        # Loaded at the first sync with something to reload, not with the package.
+        from . import _patch, _reload
+
         tx = _reload.Transaction(patching=_state.patching)
         try:
             # 3. Execute and 4. rebind: the interpreter's work, every change

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ._engine import Engine
-from ._reload import Changed
 from ._types import RerunHint
+
+if TYPE_CHECKING:
+    from ._reload import Changed
 
 
 @dataclass

@@ -26,7 +26,6 @@ and its settings functions only record their arguments.
 from __future__ import annotations
 
 import ast
-import html
 import math
 import re
 import sys
@@ -35,7 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-from . import _status, _tracebacks
 from ._api import (
     _in_workspace,
     _Outcome,
@@ -49,11 +47,12 @@ from ._api import (
 )
 from ._api import log as _api_log
 from ._hints import CellIndex
-from ._reload import Changed
 from ._types import ModuleError, RerunHint
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+    from ._reload import Changed
 
 __all__ = [
     "auto_register",
@@ -393,7 +392,7 @@ def _display_report(outcome: _Outcome) -> None:
         markdown += "\n\n" + notes
     lines = events + lines
     label = '<span style="font-weight:600;color:var(--jp-brand-color1,#1976d2)">LiveImport</span> '
-    rows = "".join(f"<div>{label}{html.escape(line)}</div>" for line in lines)
+    rows = "".join(f"<div>{label}{_escape(line)}</div>" for line in lines)
     markup = (
         '<div class="liveimport-report" style="font-family:var(--jp-code-font-family,monospace);'
         'font-size:var(--jp-code-font-size,13px);color:var(--jp-content-font-color2,#555)">'
@@ -403,6 +402,18 @@ def _display_report(outcome: _Outcome) -> None:
     _display({"text/markdown": markdown, "text/html": markup, "text/plain": plain})
 
 
+def _escape(text: str) -> str:
+    """`text` as HTML text (``html.escape``, without importing ``html``,
+    whose named-entity table costs a kernel about 200 KiB)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
+    )
+
+
 def _raise_sync_interrupt() -> None:
     """Raise the KeyboardInterrupt of a cell whose auto-sync was interrupted.
 
@@ -410,6 +421,8 @@ def _raise_sync_interrupt() -> None:
     :class:`_InterruptCell`), so the cell stops the way an interrupted cell
     does: with a ``KeyboardInterrupt`` and an error status.
     """
+    from . import _tracebacks
+
     exc = KeyboardInterrupt("interrupted while LiveImport was syncing")
     raise _tracebacks.render_with(
         exc,
@@ -650,6 +663,8 @@ class _Integration:
         if error is None:
             self.shown_error = None
             return
+        from . import _tracebacks
+
         key = _tracebacks.error_key(error)
         if key == self.shown_error and isinstance(error, ModuleError):
             print(_tracebacks.still_failing(error), file=sys.stderr)
@@ -658,6 +673,8 @@ class _Integration:
         self.show_error(error, _tracebacks.sync_header(error))
 
     def show_error(self, error: BaseException, header: Sequence[str]) -> None:
+        from . import _tracebacks
+
         """Show an error in the current cell's output without raising it."""
         etype, value, stb = _tracebacks.format_error(self.shell, error, header)
         self.shell._showtraceback(etype, value, stb)
@@ -716,6 +733,8 @@ class _Integration:
         try:
             register(shell.user_ns, source, clear=clear, allow_other_statements=True)
         except (SyntaxError, ImportError, ValueError, ModuleError) as exc:
+            from . import _tracebacks
+
             if isinstance(exc, ModuleError):
                 header = [
                     f"%%liveimport: the cell ran, but its imports were not registered: "
@@ -804,6 +823,8 @@ class _Integration:
         try:
             outcome = _sync(tuple(dict.fromkeys(modules)))
         except ModuleError as exc:
+            from . import _tracebacks
+
             header = [
                 f"LiveImport: {_tracebacks.describe_failure(exc)}.",
                 "The sync was rolled back: no module was reloaded.",
@@ -822,6 +843,8 @@ class _Integration:
         # Kernels serve notebooks; a terminal shell is a session.
         kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
         where = "this notebook" if kernel else "this session"
+        from . import _status  # loaded when first shown, not with the package
+
         markdown, plain = _status.render(self.shell.user_ns, _SETTINGS, where)
         _display({"text/markdown": markdown, "text/plain": plain})
 

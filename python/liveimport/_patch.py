@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._reload import EMPTY as _EMPTY
 from ._types import StaleObject
 
 if TYPE_CHECKING:
@@ -49,8 +50,6 @@ _FUNCTION_ATTRS = (
 _CLASS_SKIP = frozenset(("__dict__", "__weakref__", "__module__"))
 
 _LAYOUT = ("__basicsize__", "__itemsize__", "__dictoffset__", "__weakrefoffset__")
-
-_EMPTY: Any = object()  # an empty closure cell
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _patch
 from ._types import ModuleError, StaleNameWarning
 
 if TYPE_CHECKING:
     from ._engine import Plan, PlannedReload
+    from ._patch import Replacement
+
+#: An empty closure cell, or an attribute that is not there.
+EMPTY: Any = object()
 
 #: Marks a name that did not exist before the sync assigned it.
 _ABSENT: Any = object()
@@ -74,7 +77,7 @@ class Transaction:
         #: Each reloaded module's dictionary before this sync.
         self.before: dict[str, dict[str, Any]] = {}
         #: Classes whose identity could not be kept (for the report).
-        self.replaced: list[_patch.Replacement] = []
+        self.replaced: list[Replacement] = []
         #: Per rebound namespace (by id): what changed in it, for re-run hints.
         self.changed: dict[int, Changed] = {}
         #: When the reloads and the rebinding ended (time.perf_counter()).
@@ -105,6 +108,8 @@ class Transaction:
             raise Failure(name, file, "reload", error) from None
         if file:
             linecache.checkcache(file)
+        from . import _patch  # loaded at the first reload, not with the package
+
         self.replaced += _patch.patch_module(module, before, self, self.patching)
 
     # -- the journal --------------------------------------------------------------
@@ -132,11 +137,11 @@ class Transaction:
         delattr(obj, name)
 
     def set_cell(self, cell: types.CellType, value: Any) -> None:
-        """Set a closure cell's contents (``_patch._EMPTY``: empty it)."""
+        """Set a closure cell's contents (``EMPTY``: empty it)."""
         try:
             previous = cell.cell_contents
         except ValueError:
-            previous = _patch._EMPTY
+            previous = EMPTY
         self._undo.append(functools.partial(_restore_cell, cell, previous))
         _restore_cell(cell, value)
 
@@ -181,7 +186,7 @@ def _restore_attr(obj: Any, name: str, value: Any) -> None:
 
 
 def _restore_cell(cell: types.CellType, value: Any) -> None:
-    if value is _patch._EMPTY:
+    if value is EMPTY:
         try:
             del cell.cell_contents
         except ValueError:
