@@ -99,7 +99,8 @@ impl Dep {
 /// A tracked module.
 #[derive(Clone, Debug)]
 pub struct Module {
-    pub name: String,
+    /// Its name, interned in the table's `names` ([`Table::name`] reads it).
+    pub name: NameId,
     /// The `.py` file; `None` when the module has no Python source (built
     /// in, extension, namespace package): such a module never reloads.
     pub file: Option<PathBuf>,
@@ -153,6 +154,11 @@ pub struct Table {
 }
 
 impl Table {
+    /// A tracked module's name.
+    pub fn name(&self, id: ModId) -> &str {
+        self.names.resolve(self.modules[id].name)
+    }
+
     pub fn get(&self, name: &str) -> Option<ModId> {
         self.names.get(name).and_then(|n| self.get_id(n))
     }
@@ -179,7 +185,7 @@ impl Table {
 
     pub fn push(&mut self, module: Module) -> ModId {
         let id = self.modules.len();
-        let name = self.names.intern(&module.name) as usize;
+        let name = module.name as usize;
         if self.by_name.len() <= name {
             self.by_name.resize(name + 1, NO_MODULE);
         }
@@ -198,8 +204,8 @@ impl Table {
     /// Forget modules tracked at or after `len` (a failed registration).
     pub fn truncate(&mut self, len: usize) {
         for module in self.modules.drain(len..) {
-            if let Some(name) = self.names.get(&module.name) {
-                self.by_name[name as usize] = NO_MODULE;
+            if let Some(slot) = self.by_name.get_mut(module.name as usize) {
+                *slot = NO_MODULE;
             }
         }
     }
@@ -271,8 +277,9 @@ pub(crate) mod tests {
             let deps: Vec<Dependency> =
                 deps.iter().map(|d| Dependency { name: (*d).into(), fallback: None }).collect();
             let deps = t.intern_deps(&deps);
+            let name_id = t.intern(name);
             t.push(Module {
-                name: (*name).into(),
+                name: name_id,
                 file: Some(PathBuf::from(format!("/ws/{name}.py"))),
                 target: None,
                 is_package: false,

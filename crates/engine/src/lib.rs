@@ -250,8 +250,9 @@ impl Engine {
     }
 
     fn refresh_exclusions(&mut self) {
-        for module in &mut self.table.modules {
-            module.excluded = self.excluded.contains(&module.name);
+        let table = &mut self.table;
+        for module in &mut table.modules {
+            module.excluded = self.excluded.contains(table.names.resolve(module.name));
         }
         self.order = None;
     }
@@ -402,7 +403,7 @@ impl Engine {
         let pending: HashSet<String> = match self.preview() {
             Ok(plan) => plan.into_iter().map(|step| step.module).collect(),
             // A module that cannot be analysed is pending itself.
-            Err(_) => self.detector.stale().iter().map(|&id| self.table.modules[id].name.clone()).collect(),
+            Err(_) => self.detector.stale().iter().map(|&id| self.table.name(id).to_owned()).collect(),
         };
         let reachable: Vec<bool> = match ns {
             None => self.reach.reachable.clone(),
@@ -423,16 +424,16 @@ impl Engine {
             .map(|id| {
                 let module = &self.table.modules[id];
                 TrackedInfo {
-                    name: module.name.clone(),
+                    name: self.table.name(id).to_owned(),
                     file: module.file.clone(),
                     direct: self.reach.direct[id],
                     dependencies: self
                         .table
                         .edges(id, &module.deps, &follow)
                         .into_iter()
-                        .map(|d| self.table.modules[d].name.clone())
+                        .map(|d| self.table.name(d).to_owned())
                         .collect(),
-                    pending: pending.contains(&module.name),
+                    pending: pending.contains(self.table.name(id)),
                     excluded: module.excluded,
                 }
             })

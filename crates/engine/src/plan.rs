@@ -247,7 +247,7 @@ impl Engine {
                     continue; // newly reachable, and unchanged
                 }
                 let was_missing = module.is_missing();
-                let want = from_modules.contains(module.name.as_str());
+                let want = from_modules.contains(self.table.name(id));
                 let read = self.read_source(id, &file, want);
                 blocked_changed |= was_missing != self.table.modules[id].is_missing();
                 self.detector.settle(&self.table, id);
@@ -264,7 +264,7 @@ impl Engine {
                         changed.remove(&id);
                     }
                     Err(error) => {
-                        let name = self.table.modules[id].name.clone();
+                        let name = self.table.name(id).to_owned();
                         return Err(EngineError::Analysis { module: name, file, error });
                     }
                 }
@@ -308,11 +308,11 @@ impl Engine {
             .map(|step| {
                 let module = &self.table.modules[step.id];
                 PlannedReload {
-                    module: module.name.clone(),
+                    module: self.table.name(step.id).to_owned(),
                     file: module.file.clone(),
                     reason: step.reason,
                     mtime: module.observed.mtime_seconds().unwrap_or(0.0),
-                    after: step.after.iter().map(|&a| self.table.modules[a].name.clone()).collect(),
+                    after: step.after.iter().map(|&a| self.table.name(a).to_owned()).collect(),
                     binds: if step.reason == Reason::Modified {
                         binds.remove(&step.id).unwrap_or_default()
                     } else {
@@ -419,7 +419,7 @@ impl Engine {
     ) -> Result<Option<crate::track::Analysed>, AnalysisFailure> {
         let (observed, bytes) = crate::fingerprint::read(file);
         let module = &self.table.modules[id];
-        let (name, is_package) = (module.name.clone(), module.is_package);
+        let (name, is_package) = (self.table.name(id).to_owned(), module.is_package);
         let unreadable = match &observed {
             crate::fingerprint::Observed::Unreadable(reason) => Some(reason.clone()),
             _ => None,
@@ -449,7 +449,7 @@ mod tests {
 
     fn plan(t: &Table, order: &Order, touched: &[&str]) -> Vec<(String, Vec<String>)> {
         let touched: Vec<ModId> = touched.iter().filter_map(|m| t.get(m)).collect();
-        let name = |id: ModId| t.modules[id].name.clone();
+        let name = |id: ModId| t.name(id).to_owned();
         steps(order, &|id| touched.contains(&id), &|_| false)
             .into_iter()
             .map(|s| (name(s.id), s.after.into_iter().map(name).collect()))

@@ -106,7 +106,16 @@ impl Workspace {
     /// symbolic links are resolved on both sides (macOS's `/tmp` is
     /// `/private/tmp`; a project may be reached through a link).
     pub fn contains(&self, file: &Path) -> bool {
-        if self.dirs.iter().any(|dir| file.starts_with(dir)) {
+        // The usual case first, on bytes: `dir` + separator + more.
+        let bytes = file.as_os_str().as_encoded_bytes();
+        let under = |dir: &PathBuf| {
+            let dir = dir.as_os_str().as_encoded_bytes();
+            bytes.len() > dir.len()
+                && bytes.starts_with(dir)
+                && std::path::is_separator(char::from(bytes[dir.len()]))
+                && !dir.ends_with(b"/")
+        };
+        if self.dirs.iter().any(|dir| under(dir) || file.starts_with(dir)) {
             return true;
         }
         if self.resolved.is_empty() {
@@ -210,8 +219,9 @@ impl Engine {
     fn push_prepared(&mut self, prepared: Prepared, strict: bool) -> Result<ModId, EngineError> {
         let Prepared { meta, target, observed, edited_since_import, analysed, deps, .. } = prepared;
         let in_workspace = meta.file.as_deref().is_some_and(|f| self.workspace.contains(f));
+        let excluded = self.excluded.contains(&meta.name);
         let mut module = Module {
-            name: meta.name,
+            name: self.table.intern(&meta.name),
             file: meta.file,
             target,
             is_package: meta.is_package,
@@ -219,9 +229,8 @@ impl Engine {
             deps: Vec::new(),
             loaded: None,
             observed: Observed::Missing,
-            excluded: false,
+            excluded,
         };
-        module.excluded = self.excluded.contains(&module.name);
         if let Some(file) = module.file.clone() {
             let failure = match (&observed, analysed) {
                 (Observed::Present { hash, .. }, Some(Ok(analysed))) => {
@@ -237,7 +246,7 @@ impl Engine {
                 _ => None,
             };
             if let (Some(error), true) = (failure, strict) {
-                return Err(EngineError::Analysis { module: module.name, file, error });
+                return Err(EngineError::Analysis { module: meta.name, file, error });
             }
             module.observed = observed;
         }
