@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use rustc_hash::FxHashMap;
-
 use crate::fingerprint::{ContentHash, Observed};
 use crate::imports::Dependency;
 
@@ -23,15 +21,21 @@ const NO_NAME: NameId = NameId::MAX;
 /// `m.func` that are never modules, and they repeat across importers).
 ///
 /// Kept compact, since there are several per tracked module: the names'
-/// bytes in one buffer, and an index from each name's 64-bit hash to its id
-/// (names whose hash another name already has, if ever, go to a second map).
+/// bytes in one buffer, and an index of ids alone (4 bytes a slot), hashed
+/// by the names they stand for.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
     text: String,
     /// Where each name ends in `text` (it starts where the previous ends).
     ends: Vec<u32>,
-    by_hash: FxHashMap<u64, NameId>,
-    collided: FxHashMap<Box<str>, NameId>,
+    index: hashbrown::HashTable<NameId>,
+}
+
+/// Name `id` of a `Names` buffer.
+fn slice<'a>(text: &'a str, ends: &[u32], id: NameId) -> &'a str {
+    let i = id as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
 }
 
 fn name_hash(name: &str) -> u64 {
@@ -41,44 +45,35 @@ fn name_hash(name: &str) -> u64 {
 impl Names {
     pub fn intern(&mut self, name: &str) -> NameId {
         let hash = name_hash(name);
-        match self.by_hash.get(&hash) {
-            Some(&id) if self.resolve(id) == name => return id,
-            Some(_) => {
-                if let Some(&id) = self.collided.get(name) {
-                    return id;
-                }
-            }
-            None => {}
+        if let Some(id) = self.get_hashed(name, hash) {
+            return id;
         }
         let id = self.ends.len() as NameId;
         self.text.push_str(name);
         self.ends.push(self.text.len() as u32);
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_hash.entry(hash) {
-            slot.insert(id);
-        } else {
-            self.collided.insert(name.into(), id);
-        }
+        let Names { text, ends, index } = self;
+        index.insert_unique(hash, id, |&id| name_hash(slice(text, ends, id)));
         id
     }
 
+    fn get_hashed(&self, name: &str, hash: u64) -> Option<NameId> {
+        self.index.find(hash, |&id| self.resolve(id) == name).copied()
+    }
+
     pub fn get(&self, name: &str) -> Option<NameId> {
-        match self.by_hash.get(&name_hash(name)) {
-            Some(&id) if self.resolve(id) == name => Some(id),
-            Some(_) => self.collided.get(name).copied(),
-            None => None,
-        }
+        self.get_hashed(name, name_hash(name))
     }
 
     pub fn resolve(&self, id: NameId) -> &str {
-        let i = id as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        slice(&self.text, &self.ends, id)
     }
 
     /// Give back the memory reserved for growth (after a large registration).
     pub fn shrink(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
+        let Names { text, ends, index } = self;
+        index.shrink_to_fit(|&id| name_hash(slice(text, ends, id)));
     }
 }
 
