@@ -688,13 +688,13 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 }
 
 /// [`prepare`] every module, in order. Files the cache answers unread are
-/// done on the calling thread (an `lstat` each). The files to read go to
-/// helper threads when there are 64 or more: two from [`SPLIT_AT`] on (both
-/// cores: reading and scanning is most of a cold registration). What a
-/// helper allocates for a while (import lists, cache entries) then lands in
-/// its allocator arena, not on the main heap between what the engine keeps,
-/// where the holes it leaves would pin pages. Each thread reads every file
-/// into one buffer.
+/// done on the calling thread (an `lstat` each: in parallel they would only
+/// contend for the directory's entry in the kernel). The files to read are
+/// shared with a helper thread when there are 64 or more: half each from
+/// [`SPLIT_AT`] on (both cores: reading and scanning is most of a cold
+/// registration), all of them below. Each thread reads every file into one
+/// buffer; what they allocate for a while (import lists, cache entries) is
+/// made compact and freed after each round (see `Engine::prepare_batch`).
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
     let mut rest = Vec::new();
@@ -711,14 +711,14 @@ fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust:
     slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
 }
 
-/// Batches of files to read at least this large are read on two threads.
+/// Batches of files to read at least this large are read on two threads
+/// (the calling one and a helper).
 const SPLIT_AT: usize = 128;
 
 /// Modules prepared per round (see `Engine::prepare_batch`).
 const ROUND: usize = 128;
 
-/// [`prepare`] each module, in order, on as many helper threads as
-/// [`prepare_all`] says.
+/// [`prepare`] each module, in order, on the threads [`prepare_all`] says.
 fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let run = |metas: Vec<ModuleMeta>| {
         let mut buf = Vec::new();
@@ -729,30 +729,22 @@ fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust
     if metas.len() < 64 {
         return run(metas);
     }
-    let parts = if metas.len() >= SPLIT_AT { 2 } else { 1 };
-    let second = if parts == 2 { metas.split_off(metas.len() / 2) } else { Vec::new() };
-    // Each part is taken by its helper, or here if no thread can be had.
-    let slots = [std::sync::Mutex::new(metas), std::sync::Mutex::new(second)];
-    let take =
-        |i: usize| std::mem::take(&mut *slots[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    // Half on a helper, half here (from SPLIT_AT on); else all on a helper.
+    let here = if metas.len() >= SPLIT_AT { metas.len() / 2 } else { 0 };
+    let theirs = std::sync::Mutex::new(metas.split_off(here));
+    // Taken by the helper, or here if no thread can be had.
+    let take = || std::mem::take(&mut *theirs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (0..parts)
-            .map(|i| {
-                // The stack a main thread has: sources up to 16 KiB are
-                // parsed on the calling thread (see `source::on_deep_stack`).
-                let worker =
-                    std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-                worker.spawn_scoped(scope, move || run(take(i)))
-            })
-            .collect();
-        let mut prepared = Vec::new();
-        for (i, helper) in helpers.into_iter().enumerate() {
-            match helper {
-                Ok(handle) => {
-                    prepared.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                }
-                Err(_) => prepared.extend(run(take(i))),
+        // The stack a main thread has: sources up to 16 KiB are parsed on
+        // the calling thread (see `source::on_deep_stack`).
+        let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
+        let helper = worker.spawn_scoped(scope, || run(take()));
+        let mut prepared = run(metas);
+        match helper {
+            Ok(handle) => {
+                prepared.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             }
+            Err(_) => prepared.extend(run(take())),
         }
         prepared
     })
