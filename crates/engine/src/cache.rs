@@ -90,17 +90,17 @@ struct Slot {
 
 /// A loaded entry whose file has the metadata it was hashed with.
 #[derive(Debug)]
-pub struct Unchanged<'a> {
+pub struct Unchanged {
     pub hash: ContentHash,
     pub hashed_at_ns: i64,
     pub bytecode_current: bool,
-    loaded: &'a Loaded,
     slot: usize,
 }
 
-impl Unchanged<'_> {
-    pub fn imports(&self) -> Vec<ImportStmt> {
-        self.loaded.imports_of(self.slot)
+impl Unchanged {
+    /// Which entry of the loaded file (for [`Loaded::for_each_import`]).
+    pub fn slot(&self) -> usize {
+        self.slot
     }
 }
 
@@ -138,6 +138,27 @@ impl Loaded {
         read_imports(&mut r, true).unwrap_or_default()
     }
 
+    /// Each import statement of entry `slot`, in order, decoded in place:
+    /// `f(from_import, level, module, names)`.
+    pub fn for_each_import(&self, slot: usize, mut f: impl FnMut(bool, u32, Option<&str>, &[&str])) {
+        let mut r = Reader { bytes: &self.bytes, at: self.slots[slot].imports };
+        let mut names: Vec<&str> = Vec::new();
+        // Checked when loaded: a failure cannot happen, and ends the walk.
+        let _ = (|| -> Option<()> {
+            for _ in 0..r.u32()? {
+                let from_import = r.u8()? == 1;
+                let level = r.u32()?;
+                let module = if r.u8()? == 1 { Some(r.str()?) } else { None };
+                names.clear();
+                for _ in 0..r.u32()? {
+                    names.push(r.str()?);
+                }
+                f(from_import, level, module, &names);
+            }
+            Some(())
+        })();
+    }
+
     /// The imports of the bytes with this content hash, if known.
     pub fn imports(&self, hash: ContentHash) -> Option<Vec<ImportStmt>> {
         self.by_hash.get(&hash).map(|&i| self.imports_of(i as usize))
@@ -151,7 +172,7 @@ impl Loaded {
 
     /// The entry of `path` when `meta` (the file's metadata now) is the
     /// metadata it was hashed with, outside the racy window.
-    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<Unchanged<'_>> {
+    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<Unchanged> {
         let i = self.slot_of(path)?;
         let slot = &self.slots[i];
         match &slot.meta {
@@ -159,7 +180,6 @@ impl Loaded {
                 hash: slot.hash,
                 hashed_at_ns: *hashed_at,
                 bytecode_current: slot.bytecode_current,
-                loaded: self,
                 slot: i,
             }),
             _ => None,
@@ -481,6 +501,11 @@ fn read_imports(r: &mut Reader<'_>, keep: bool) -> Option<Vec<ImportStmt>> {
         }
     }
     Some(imports)
+}
+
+#[cfg(test)]
+pub(crate) fn loaded(entries: &[Entry]) -> Loaded {
+    Loaded::from_bytes(encode(entries, (3, 11)), (3, 11))
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ impl Detector {
                 }
             }
             if let (Some(file), Some(_)) = (&module.file, &module.target) {
-                self.links.insert(file.clone());
+                self.links.insert(file.to_path_buf());
             }
         }
         self.by_file.sort_unstable();

@@ -1,6 +1,6 @@
 //! The module table: tracked modules, interned names, dependency edges.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::fingerprint::{ContentHash, Observed};
 use crate::imports::Dependency;
@@ -79,13 +79,17 @@ impl Names {
 
 /// One dependency of a module, interned (see [`crate::imports::Dependency`]):
 /// `name` when it is a tracked module, else `fallback`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Dep {
     pub name: NameId,
     fallback: NameId,
 }
 
 impl Dep {
+    pub fn new(name: NameId, fallback: Option<NameId>) -> Dep {
+        Dep { name, fallback: fallback.unwrap_or(NO_NAME) }
+    }
+
     pub fn fallback(&self) -> Option<NameId> {
         (self.fallback != NO_NAME).then_some(self.fallback)
     }
@@ -98,15 +102,15 @@ pub struct Module {
     pub name: NameId,
     /// The `.py` file; `None` when the module has no Python source (built
     /// in, extension, namespace package): such a module never reloads.
-    pub file: Option<PathBuf>,
+    pub file: Option<Box<Path>>,
     /// When `file` is a symbolic link: the file it points to (edits made
     /// there raise events in the target's directory).
-    pub target: Option<PathBuf>,
+    pub target: Option<Box<Path>>,
     pub is_package: bool,
     /// Whether `file` lies in the workspace (decides indirect tracking).
     pub in_workspace: bool,
     /// What its imports depend on, in source order.
-    pub deps: Vec<Dep>,
+    pub deps: Box<[Dep]>,
     /// Hash of the source the interpreter is running; `None` when unknown
     /// (the file was missing when tracking began).
     pub loaded: Option<ContentHash>,
@@ -275,11 +279,11 @@ pub(crate) mod tests {
             let name_id = t.intern(name);
             t.push(Module {
                 name: name_id,
-                file: Some(PathBuf::from(format!("/ws/{name}.py"))),
+                file: Some(Path::new(&format!("/ws/{name}.py")).into()),
                 target: None,
                 is_package: false,
                 in_workspace: true,
-                deps,
+                deps: deps.into_boxed_slice(),
                 loaded: Some(0),
                 excluded: false,
                 observed: Observed::Present {

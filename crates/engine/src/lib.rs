@@ -22,7 +22,7 @@ pub mod track;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use bindings::Binding;
 use bindings::Records;
@@ -425,7 +425,7 @@ impl Engine {
                 let module = &self.table.modules[id];
                 TrackedInfo {
                     name: self.table.name(id).to_owned(),
-                    file: module.file.clone(),
+                    file: module.file.as_deref().map(Path::to_path_buf),
                     direct: self.reach.direct[id],
                     dependencies: self
                         .table

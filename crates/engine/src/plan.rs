@@ -10,7 +10,7 @@
 //! so the same state always gives the same plan, and the same one.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::fingerprint;
 use crate::graph::{Dep, ModId};
@@ -241,7 +241,9 @@ impl Engine {
         while !examine.is_empty() {
             for id in std::mem::take(&mut examine) {
                 examined.insert(id);
-                let Some(file) = self.table.modules[id].file.clone() else { continue };
+                let Some(file) = self.table.modules[id].file.as_deref().map(Path::to_path_buf) else {
+                    continue;
+                };
                 let module = &self.table.modules[id];
                 if !module.is_stale() && !fingerprint::may_differ(&file, &module.observed) {
                     continue; // newly reachable, and unchanged
@@ -255,7 +257,7 @@ impl Engine {
                     Ok(Some(source)) if self.table.modules[id].is_stale() => {
                         changed.insert(id);
                         let deps = self.table.intern_deps(&source.dependencies);
-                        if deps != self.table.modules[id].deps {
+                        if *deps != *self.table.modules[id].deps {
                             new_deps.insert(id, deps);
                         }
                         binds.insert(id, source.binds);
@@ -309,7 +311,7 @@ impl Engine {
                 let module = &self.table.modules[step.id];
                 PlannedReload {
                     module: self.table.name(step.id).to_owned(),
-                    file: module.file.clone(),
+                    file: module.file.as_deref().map(Path::to_path_buf),
                     reason: step.reason,
                     mtime: module.observed.mtime_seconds().unwrap_or(0.0),
                     after: step.after.iter().map(|&a| self.table.name(a).to_owned()).collect(),
@@ -364,7 +366,11 @@ impl Engine {
             let previous = match new_deps.remove(&step.id) {
                 Some(deps) => {
                     changed.push(step.id);
-                    (previous.0, previous.1, Some(std::mem::replace(&mut module.deps, deps)))
+                    (
+                        previous.0,
+                        previous.1,
+                        Some(std::mem::replace(&mut module.deps, deps.into_boxed_slice())),
+                    )
                 }
                 None => previous,
             };

@@ -57,6 +57,45 @@ pub(crate) fn dependencies(name: &str, is_package: bool, imports: &[ImportStmt])
     dependencies
 }
 
+/// [`dependencies`] of a cache entry's imports, interned as they are
+/// decoded (no string made but for relative and `from` names), in the
+/// order [`Table::intern_deps`] would intern them.
+fn cached_deps(table: &mut crate::graph::Table, loaded: &Loaded, slot: usize, package: &str) -> Vec<Dep> {
+    let mut deps: Vec<Dep> = Vec::new();
+    let mut name = String::new();
+    loaded.for_each_import(slot, |from_import, level, module, names| {
+        if !from_import {
+            deps.extend(names.iter().map(|n| Dep::new(table.intern(n), None)));
+            return;
+        }
+        let Some(base) = imports::resolve_relative(module, level, package) else { return };
+        for alias in names {
+            deps.push(if *alias == "*" {
+                Dep::new(table.intern(&base), None)
+            } else {
+                name.clear();
+                name.push_str(&base);
+                name.push('.');
+                name.push_str(alias);
+                let id = table.intern(&name);
+                Dep::new(id, Some(table.intern(&base)))
+            });
+        }
+    });
+    if deps.len() <= 32 {
+        let mut unique: Vec<Dep> = Vec::with_capacity(deps.len());
+        for dep in deps {
+            if !unique.contains(&dep) {
+                unique.push(dep);
+            }
+        }
+        return unique;
+    }
+    let mut seen = FxHashSet::default();
+    deps.retain(|d| seen.insert(*d));
+    deps
+}
+
 /// How registrations read module files: the persistent cache (loaded for
 /// one discovery, dropped after it) and what this engine has done.
 #[derive(Debug, Default)]
@@ -222,19 +261,21 @@ impl Engine {
         let excluded = self.excluded.contains(&meta.name);
         let mut module = Module {
             name: self.table.intern(&meta.name),
-            file: meta.file,
-            target,
+            file: meta.file.map(PathBuf::into_boxed_path),
+            target: target.map(PathBuf::into_boxed_path),
             is_package: meta.is_package,
             in_workspace,
-            deps: Vec::new(),
+            deps: Box::default(),
             loaded: None,
             observed: Observed::Missing,
             excluded,
         };
-        if let Some(file) = module.file.clone() {
+        if let Some(file) = module.file.as_deref().map(Path::to_path_buf) {
             let failure = match (&observed, analysed) {
                 (Observed::Present { hash, .. }, Some(Ok(analysed))) => {
-                    module.deps = deps.unwrap_or_else(|| self.table.intern_deps(&analysed.dependencies));
+                    module.deps = deps
+                        .unwrap_or_else(|| self.table.intern_deps(&analysed.dependencies))
+                        .into_boxed_slice();
                     // Unknown when the file changed after the import: the
                     // next sync reloads it.
                     module.loaded = if edited_since_import { None } else { Some(*hash) };
@@ -430,7 +471,7 @@ impl Engine {
     /// Look at every module file's symbolic link again (one was re-pointed).
     pub(crate) fn retarget(&mut self) {
         for module in &mut self.table.modules {
-            module.target = module.file.as_deref().and_then(link_target);
+            module.target = module.file.as_deref().and_then(link_target).map(PathBuf::into_boxed_path);
         }
     }
 }
@@ -461,6 +502,8 @@ pub(crate) struct Prepared {
     entry: Option<Entry>,
     /// `analysed`'s dependencies, interned (then `analysed` holds none).
     deps: Option<Vec<Dep>>,
+    /// Answered unread by this entry of the loaded cache.
+    slot: Option<usize>,
 }
 
 /// One registration's use of the persistent cache.
@@ -561,6 +604,7 @@ fn prepare(
         how: How::Nothing,
         entry: None,
         deps: None,
+        slot: None,
     };
     let Some(file) = meta.file.clone() else {
         return nothing(meta, Observed::Missing);
@@ -616,7 +660,17 @@ fn prepare(
         }
         Analysed { dependencies, binds: Binds::NotAsked }
     });
-    Prepared { meta, target, observed, edited_since_import, analysed: Some(analysed), how, entry, deps: None }
+    Prepared {
+        meta,
+        target,
+        observed,
+        edited_since_import,
+        analysed: Some(analysed),
+        how,
+        entry,
+        deps: None,
+        slot: None,
+    }
 }
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
@@ -634,16 +688,17 @@ fn unchanged(meta: ModuleMeta, known: &Loaded, trust: &Trust) -> Result<Prepared
     let edited_since_import = !entry.bytecode_current
         && !trust.predates(file, &now)
         && meta.cached.as_deref().is_some_and(|c| edited_after_bytecode(&now, c));
-    let dependencies = dependencies(&meta.name, meta.is_package, &entry.imports());
     Ok(Prepared {
         meta,
         target: None,
         observed: Observed::Present { meta: now, hash: entry.hash, hashed_at_ns },
         edited_since_import,
-        analysed: Some(Ok(Analysed { dependencies, binds: Binds::NotAsked })),
+        // Its dependencies: interned straight from the cache (`cached_deps`).
+        analysed: Some(Ok(Analysed { dependencies: Vec::new(), binds: Binds::NotAsked })),
         how: How::Unread,
         entry: None,
         deps: None,
+        slot: Some(entry.slot()),
     })
 }
 
@@ -792,7 +847,10 @@ impl Engine {
                 if let (Some(entry), Some(session)) = (p.entry.take(), self.session.as_mut()) {
                     session.fresh.push(&entry);
                 }
-                if let Some(Ok(analysed)) = &mut p.analysed {
+                if let (Some(slot), Some(session)) = (p.slot, self.session.as_ref()) {
+                    let package = imports::package_of(&p.meta.name, p.meta.is_package);
+                    p.deps = Some(cached_deps(&mut self.table, &session.loaded, slot, package));
+                } else if let Some(Ok(analysed)) = &mut p.analysed {
                     p.deps = Some(self.table.intern_deps(&std::mem::take(&mut analysed.dependencies)));
                 }
                 prepared.push(p);
@@ -867,6 +925,60 @@ mod tests {
         assert!(!trust.predates(Path::new("/local/m.py"), &at(old + 2, old)), "within the margin");
         trust.started_ns = None;
         assert!(!trust.predates(Path::new("/local/m.py"), &at(old, old)), "start unknown");
+    }
+
+    #[test]
+    fn dependencies_from_the_cache_are_those_of_the_imports() {
+        let stmt = |from_import: bool, level: u32, module: Option<&str>, names: &[&str]| ImportStmt {
+            line: 0,
+            from_import,
+            module: module.map(str::to_owned),
+            level,
+            names: names
+                .iter()
+                .map(|n| crate::imports::Alias { name: (*n).to_owned(), asname: None })
+                .collect(),
+        };
+        let mut imports = vec![
+            stmt(false, 0, None, &["os", "a.b", "os"]),
+            stmt(true, 0, Some("m"), &["x", "y", "x"]),
+            stmt(true, 1, None, &["sib", "*"]),
+            stmt(true, 2, Some("up"), &["z"]),
+            stmt(true, 5, Some("far"), &["gone"]),
+            stmt(true, 0, Some("m"), &["*"]),
+        ];
+        // Enough for the hashed deduplication (over 32).
+        imports.push(stmt(true, 0, Some("big"), &(0..40).map(|_| "n").collect::<Vec<_>>()));
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).chain(["n0", "n1"]).collect();
+        imports.push(stmt(true, 0, Some("big"), &refs));
+        let entry = Entry {
+            path: PathBuf::from("/ws/pkg/sub/mod.py"),
+            hash: 1,
+            meta: None,
+            bytecode_current: true,
+            imports: cache::stored_imports(&imports),
+        };
+        let loaded = cache::loaded(&[entry]);
+        for (name, is_package) in [("pkg.sub.mod", false), ("pkg.sub", true), ("top", false)] {
+            let package = imports::package_of(name, is_package);
+            let mut by_strings = crate::graph::Table::default();
+            let expected = by_strings.intern_deps(&dependencies(name, is_package, &imports));
+            let mut from_cache = crate::graph::Table::default();
+            let got = cached_deps(&mut from_cache, &loaded, 0, package);
+            let text = |t: &crate::graph::Table, deps: &[Dep]| -> Vec<(String, Option<String>)> {
+                deps.iter()
+                    .map(|d| {
+                        (
+                            t.names.resolve(d.name).to_owned(),
+                            d.fallback().map(|f| t.names.resolve(f).to_owned()),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(text(&from_cache, &got), text(&by_strings, &expected), "{name}");
+            assert_eq!(got, expected, "same ids, interned in the same order ({name})");
+        }
     }
 
     #[test]
