@@ -450,35 +450,35 @@ fn module_spec_type(py: Python<'_>) -> &Bound<'_, PyAny> {
 
 /// A spec's `has_location`, `origin`, `cached` and
 /// `submodule_search_locations`. A `ModuleSpec` whose `cached` was computed
-/// (the import system computes it) is read from its `__dict__`, without
-/// running the two properties; anything else through its attributes.
+/// (the import system computes it) is read from its instance attributes
+/// (`_set_fileattr`, `_cached`), without running the two properties (nor
+/// reading its `__dict__`, which on CPython 3.11+ would make a dict object
+/// for each spec, kept for the spec's life); anything else through its
+/// public attributes.
 #[allow(clippy::type_complexity)]
 fn spec_fields<'py>(
     spec: &Bound<'py, PyAny>,
 ) -> PyResult<(bool, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let py = spec.py();
-    let fields = spec.get_type().is(module_spec_type(py)).then(|| spec.getattr_opt(intern!(py, "__dict__")));
-    if let Some(Ok(Some(fields))) = fields {
-        if let Ok(fields) = fields.cast::<PyDict>() {
-            // Interned keys: no string made, and their hash known, per lookup.
-            let get = |key: &Bound<'py, PyString>| fields.get_item(key).ok().flatten();
-            if let (Some(set), Some(origin), Some(cached), Some(locations)) = (
-                get(intern!(py, "_set_fileattr")),
-                get(intern!(py, "origin")),
-                get(intern!(py, "_cached")),
-                get(intern!(py, "submodule_search_locations")),
-            ) {
-                if !cached.is_none() || !set.is_truthy()? {
-                    return Ok((set.is_truthy()?, origin, cached, locations));
-                }
+    if spec.get_type().is(module_spec_type(py)) {
+        // Interned names: no string made, and their hash known, per lookup.
+        let get = |name: &Bound<'py, PyString>| spec.getattr_opt(name).ok().flatten();
+        if let (Some(set), Some(origin), Some(cached), Some(locations)) = (
+            get(intern!(py, "_set_fileattr")),
+            get(intern!(py, "origin")),
+            get(intern!(py, "_cached")),
+            get(intern!(py, "submodule_search_locations")),
+        ) {
+            if !cached.is_none() || !set.is_truthy()? {
+                return Ok((set.is_truthy()?, origin, cached, locations));
             }
         }
     }
     Ok((
-        spec.getattr("has_location")?.is_truthy()?,
-        spec.getattr("origin")?,
-        spec.getattr("cached")?,
-        spec.getattr("submodule_search_locations")?,
+        spec.getattr(intern!(py, "has_location"))?.is_truthy()?,
+        spec.getattr(intern!(py, "origin"))?,
+        spec.getattr(intern!(py, "cached"))?,
+        spec.getattr(intern!(py, "submodule_search_locations"))?,
     ))
 }
 
