@@ -675,13 +675,17 @@ fn prepare(
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
 /// metadata it has now (one `lstat`). `Err` gives `meta` back otherwise.
-fn unchanged(meta: ModuleMeta, known: &Loaded, trust: &Trust) -> Result<Prepared, ModuleMeta> {
+fn unchanged(
+    meta: ModuleMeta,
+    known: &Loaded,
+    trust: &Trust,
+    lstat: &mut fingerprint::Lstat,
+) -> Result<Prepared, ModuleMeta> {
     let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix) && !known.is_empty()) else {
         return Err(meta);
     };
-    let Ok(status) = std::fs::symlink_metadata(file) else { return Err(meta) };
-    let now = fingerprint::Meta::of(&status);
-    let Some(entry) = status.is_file().then(|| known.unchanged(file, &now)).flatten() else {
+    let Some(now) = lstat.regular_file(file) else { return Err(meta) };
+    let Some(entry) = known.unchanged(file, &now) else {
         return Err(meta);
     };
     let hashed_at_ns = entry.hashed_at_ns;
@@ -753,8 +757,9 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
     let mut rest = Vec::new();
+    let mut lstat = fingerprint::Lstat::default();
     for meta in metas {
-        match unchanged(meta, known, trust) {
+        match unchanged(meta, known, trust, &mut lstat) {
             Ok(prepared) => slots.push(Some(prepared)),
             Err(meta) => {
                 slots.push(None);
