@@ -624,8 +624,10 @@ def registration_targets(report: dict[str, object], get, verdict) -> list[str]:
             if o is None or p is None:
                 parts.append(f"N={n}: n/a")
                 continue
-            parts.append(f"N={n}: ours {fmt(o)} ms, PyPI {fmt(p)} ms (÷ {ratio(p, o)})")
-            oks.append(p / o >= limit if o > 0 else True)
+            ok = p / o >= limit if o > 0 else True
+            parts.append(f"N={n}: ours {fmt(o)} ms, PyPI {fmt(p)} ms (÷ {ratio(p, o)}, "
+                         f"{'met' if ok else 'missed'})")
+            oks.append(ok)
         out.append(f"| {label} | {'; '.join(parts)} | "
                    f"{verdict(None if not oks else all(oks))} |")
     parts, oks = [], []
@@ -633,7 +635,8 @@ def registration_targets(report: dict[str, object], get, verdict) -> list[str]:
         if n not in report["sizes"]:
             continue
         t = get(n, "ours", "reg_rss_total_kib")
-        parts.append(f"N={n}: {fmt(t)} KiB (limit {limit:,})")
+        mark = "" if t is None else (", met" if t <= limit else ", missed")
+        parts.append(f"N={n}: {fmt(t)} KiB (limit {limit:,}{mark})")
         if t is not None:
             oks.append(t <= limit)
     out.append(f"| RSS added by `import liveimport` + register() ≤ 2 MiB at N=1,000, ≤ 8 MiB "

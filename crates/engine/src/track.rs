@@ -585,9 +585,9 @@ fn process_start_ns() -> Option<i64> {
 
 /// Read and analyse a module's file (one [`unchanged`] did not answer). The
 /// imports come from the cache when it knows the file's content hash, from
-/// the token scanner
-/// when the module's bytecode shows CPython compiled exactly these bytes,
-/// and from the full parse otherwise.
+/// the token scanner when CPython is known to have compiled exactly these
+/// bytes (the module's bytecode says so, or the file predates this process:
+/// [`Trust`]), and from the full parse otherwise.
 fn prepare(
     meta: ModuleMeta,
     version: (u8, u8),
