@@ -576,7 +576,11 @@ fn process_start_ns() -> Option<i64> {
             let btime: i64 = boot.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
             // SAFETY: sysconf only reads a configuration value.
             let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32);
-            (hz > 0).then(|| btime * 1_000_000_000 + ticks * (1_000_000_000 / hz))
+            let started = btime
+                .checked_mul(1_000_000_000)?
+                .checked_add(ticks.checked_mul(1_000_000_000 / hz.max(1))?)?;
+            // A start after now is a misreading (the rule needs a lower bound).
+            (hz > 0 && started <= fingerprint::now_ns()).then_some(started)
         }
         #[cfg(not(target_os = "linux"))]
         None
