@@ -1,7 +1,6 @@
 //! Tracking: registration, the discovery of the workspace modules that
 //! tracked modules import, and the workspace itself.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::bindings::{Binding, Records};
@@ -43,18 +42,24 @@ pub(crate) fn dependencies(name: &str, is_package: bool, imports: &[ImportStmt])
     for stmt in imports {
         stmt.dependencies(package, &mut dependencies);
     }
-    if dependencies.len() <= 32 {
-        let mut unique: Vec<Dependency> = Vec::with_capacity(dependencies.len());
-        for dep in dependencies {
-            if !unique.contains(&dep) {
-                unique.push(dep);
+    first_of_each(dependencies)
+}
+
+/// `items` without repeats, each where it first appears.
+fn first_of_each<T: Clone + Eq + std::hash::Hash>(mut items: Vec<T>) -> Vec<T> {
+    if items.len() <= 32 {
+        let mut unique: Vec<T> = Vec::with_capacity(items.len());
+        for item in items {
+            if !unique.contains(&item) {
+                unique.push(item);
             }
         }
         return unique;
     }
-    let mut seen = HashSet::with_capacity(dependencies.len());
-    dependencies.retain(|d| seen.insert(d.clone()));
-    dependencies
+    let mut seen = FxHashSet::default();
+    seen.reserve(items.len());
+    items.retain(|item| seen.insert(item.clone()));
+    items
 }
 
 /// [`dependencies`] of a cache entry's imports, interned as they are
@@ -82,18 +87,7 @@ fn cached_deps(table: &mut crate::graph::Table, loaded: &Loaded, slot: usize, pa
             });
         }
     });
-    if deps.len() <= 32 {
-        let mut unique: Vec<Dep> = Vec::with_capacity(deps.len());
-        for dep in deps {
-            if !unique.contains(&dep) {
-                unique.push(dep);
-            }
-        }
-        return unique;
-    }
-    let mut seen = FxHashSet::default();
-    deps.retain(|d| seen.insert(*d));
-    deps
+    first_of_each(deps)
 }
 
 /// How registrations read module files: the persistent cache (loaded for
