@@ -91,7 +91,7 @@ lint-workflows: $(DEPS)
 	$(VPY) tools/check_workflows.py .github/workflows/*.yml
 
 rust-test:
-	cargo test --release -p liveimport-engine --quiet
+	cargo test --profile test-release -p liveimport-engine --quiet
 
 # The whole suite, packaging checks included (tests/test_packaging.py: the
 # wheel passes auditwheel; the sdist builds and imports in a fresh venv).
