@@ -133,30 +133,25 @@ impl Loaded {
     }
 
     fn imports_of(&self, slot: usize) -> Vec<ImportStmt> {
-        let mut r = Reader { bytes: &self.bytes, at: self.slots[slot].imports };
-        // Checked when loaded: cannot fail.
-        read_imports(&mut r, true).unwrap_or_default()
+        let mut imports = Vec::new();
+        self.for_each_import(slot, |from_import, level, module, names| {
+            imports.push(ImportStmt {
+                line: 0,
+                from_import,
+                module: module.map(str::to_owned),
+                level,
+                names: names.iter().map(|n| Alias { name: (*n).to_owned(), asname: None }).collect(),
+            });
+        });
+        imports
     }
 
     /// Each import statement of entry `slot`, in order, decoded in place:
     /// `f(from_import, level, module, names)`.
-    pub fn for_each_import(&self, slot: usize, mut f: impl FnMut(bool, u32, Option<&str>, &[&str])) {
+    pub fn for_each_import(&self, slot: usize, f: impl FnMut(bool, u32, Option<&str>, &[&str])) {
         let mut r = Reader { bytes: &self.bytes, at: self.slots[slot].imports };
-        let mut names: Vec<&str> = Vec::new();
         // Checked when loaded: a failure cannot happen, and ends the walk.
-        let _ = (|| -> Option<()> {
-            for _ in 0..r.u32()? {
-                let from_import = r.u8()? == 1;
-                let level = r.u32()?;
-                let module = if r.u8()? == 1 { Some(r.str()?) } else { None };
-                names.clear();
-                for _ in 0..r.u32()? {
-                    names.push(r.str()?);
-                }
-                f(from_import, level, module, &names);
-            }
-            Some(())
-        })();
+        let _ = walk_imports(&mut r, &mut Vec::new(), f);
     }
 
     /// The imports of the bytes with this content hash, if known.
@@ -435,6 +430,7 @@ fn index(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Slot>> {
         return None;
     }
     let mut slots = Vec::with_capacity(count);
+    let mut names = Vec::new();
     for _ in 0..count {
         let start = r.at;
         let n = r.u32()? as usize;
@@ -459,18 +455,21 @@ fn index(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Slot>> {
             }
         };
         let imports = r.at;
-        read_imports(&mut r, false)?;
+        walk_imports(&mut r, &mut names, |_, _, _, _| {})?;
         slots.push(Slot { raw: start..r.at, path, imports, hash, meta, bytecode_current: flags & 2 != 0 });
     }
     (r.at == body.len()).then_some(slots)
 }
 
-/// An entry's imports, from where they start; with `keep` false only
-/// checked (an empty list back).
-fn read_imports(r: &mut Reader<'_>, keep: bool) -> Option<Vec<ImportStmt>> {
-    let n = r.u32()? as usize;
-    let mut imports = Vec::with_capacity(if keep { n.min(1024) } else { 0 });
-    for _ in 0..n {
+/// An entry's imports, from where they start, each checked and given to
+/// `f(from_import, level, module, names)` (`names`: a buffer to reuse);
+/// `None` at the first malformed one.
+fn walk_imports<'a>(
+    r: &mut Reader<'a>,
+    names: &mut Vec<&'a str>,
+    mut f: impl FnMut(bool, u32, Option<&'a str>, &[&'a str]),
+) -> Option<()> {
+    for _ in 0..r.u32()? {
         let from_import = match r.u8()? {
             0 => false,
             1 => true,
@@ -482,25 +481,13 @@ fn read_imports(r: &mut Reader<'_>, keep: bool) -> Option<Vec<ImportStmt>> {
             1 => Some(r.str()?),
             _ => return None,
         };
-        let k = r.u32()? as usize;
-        let mut names = Vec::with_capacity(if keep { k.min(1024) } else { 0 });
-        for _ in 0..k {
-            let name = r.str()?;
-            if keep {
-                names.push(Alias { name: name.to_owned(), asname: None });
-            }
+        names.clear();
+        for _ in 0..r.u32()? {
+            names.push(r.str()?);
         }
-        if keep {
-            imports.push(ImportStmt {
-                line: 0,
-                from_import,
-                module: module.map(str::to_owned),
-                level,
-                names,
-            });
-        }
+        f(from_import, level, module, names);
     }
-    Some(imports)
+    Some(())
 }
 
 #[cfg(test)]

@@ -175,9 +175,9 @@ impl Table {
 
     pub fn intern_deps(&mut self, deps: &[Dependency]) -> Vec<Dep> {
         deps.iter()
-            .map(|d| Dep {
-                name: self.names.intern(&d.name),
-                fallback: d.fallback.as_deref().map_or(NO_NAME, |f| self.names.intern(f)),
+            .map(|d| {
+                let name = self.names.intern(&d.name);
+                Dep::new(name, d.fallback.as_deref().map(|f| self.names.intern(f)))
             })
             .collect()
     }

@@ -747,7 +747,7 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 /// [`prepare`] every module, in order. Files the cache answers unread are
 /// done on the calling thread (an `lstat` each: in parallel they would only
 /// contend for the directory's entry in the kernel). The files to read are
-/// shared with a helper thread when there are 64 or more: half each from
+/// shared with a helper thread from [`HELP_AT`] on: half each from
 /// [`SPLIT_AT`] on (both cores: reading and scanning is most of a cold
 /// registration), all of them below. Each thread reads every file into one
 /// buffer; what they allocate for a while (import lists, cache entries) is
@@ -769,8 +769,9 @@ fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust:
     slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
 }
 
-/// Batches of files to read at least this large are read on two threads
-/// (the calling one and a helper).
+/// Batches of files to read at least this large are read on a helper
+/// thread; from [`SPLIT_AT`] on, half there and half on the calling one.
+const HELP_AT: usize = 64;
 const SPLIT_AT: usize = 128;
 
 /// Modules prepared per round (see `Engine::prepare_batch`).
@@ -784,7 +785,7 @@ fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust
         out.extend(metas.into_iter().map(|m| prepare(m, version, known, trust, &mut buf)));
         out
     };
-    if metas.len() < 64 {
+    if metas.len() < HELP_AT {
         return run(metas);
     }
     // Half on a helper, half here (from SPLIT_AT on); else all on a helper.
