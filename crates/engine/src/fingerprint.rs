@@ -237,22 +237,26 @@ impl Lstat {
                 let done = unsafe {
                     libc::statx(fd.as_raw_fd(), name.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, mask, &mut stx)
                 };
-                if done != 0 {
+                if done == 0 {
+                    if u32::from(stx.stx_mode) & libc::S_IFMT != libc::S_IFREG {
+                        return None;
+                    }
+                    let ns = |t: libc::statx_timestamp| {
+                        t.tv_sec.saturating_mul(1_000_000_000).saturating_add(i64::from(t.tv_nsec))
+                    };
+                    return Some(Meta {
+                        size: stx.stx_size,
+                        mtime_ns: ns(stx.stx_mtime),
+                        ctime_ns: ns(stx.stx_ctime),
+                        ino: stx.stx_ino,
+                        dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
+                    });
+                }
+                if io::Error::last_os_error().kind() == io::ErrorKind::NotFound {
                     return None;
                 }
-                if u32::from(stx.stx_mode) & libc::S_IFMT != libc::S_IFREG {
-                    return None;
-                }
-                let ns = |t: libc::statx_timestamp| {
-                    t.tv_sec.saturating_mul(1_000_000_000).saturating_add(i64::from(t.tv_nsec))
-                };
-                return Some(Meta {
-                    size: stx.stx_size,
-                    mtime_ns: ns(stx.stx_mtime),
-                    ctime_ns: ns(stx.stx_ctime),
-                    ino: stx.stx_ino,
-                    dev: libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
-                });
+                // Anything else (statx refused by a sandbox, an old
+                // kernel): the plain lstat below, as std falls back.
             }
         }
         let status = fs::symlink_metadata(path).ok()?;
