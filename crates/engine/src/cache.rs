@@ -23,7 +23,9 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use crate::fingerprint::{ContentHash, Meta};
-use crate::imports::{Alias, ImportStmt};
+#[cfg(test)]
+use crate::imports::Alias;
+use crate::imports::ImportStmt;
 
 const MAGIC: &[u8; 8] = b"LIVEIMPC";
 const FORMAT: u32 = 2;
@@ -32,7 +34,21 @@ pub const MAX_ENTRIES: usize = 50_000;
 /// Changes whenever the engine's analysis code may change its answers.
 const BUILD_KEY: &str = env!("LIVEIMPORT_ANALYSIS_KEY");
 
-/// One module file, analysed.
+/// One module file's entry, as a registration makes it: its imports
+/// already encoded ([`encode_imports`]), so that it is written as it is.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    pub path: &'a Path,
+    pub hash: ContentHash,
+    /// As [`Entry::meta`].
+    pub meta: Option<(Meta, i64)>,
+    /// As [`Entry::bytecode_current`].
+    pub bytecode_current: bool,
+    pub imports: &'a [u8],
+}
+
+/// One module file, analysed (decoded whole: for tests).
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub path: PathBuf,
@@ -49,18 +65,34 @@ pub struct Entry {
     pub imports: Vec<ImportStmt>,
 }
 
-/// The imports as the cache keeps them: what dependencies need.
-pub fn stored_imports(imports: &[ImportStmt]) -> Vec<ImportStmt> {
-    imports
-        .iter()
-        .map(|stmt| ImportStmt {
-            line: 0,
-            from_import: stmt.from_import,
-            module: stmt.module.clone(),
-            level: stmt.level,
-            names: stmt.names.iter().map(|a| Alias { name: a.name.clone(), asname: None }).collect(),
-        })
-        .collect()
+/// Append `imports` as an entry keeps them: what dependencies need (lines
+/// and aliases dropped). [`for_each_import`] reads them back.
+pub fn encode_imports(out: &mut Vec<u8>, imports: &[ImportStmt]) {
+    put_u32(out, imports.len() as u32);
+    for stmt in imports {
+        out.push(u8::from(stmt.from_import));
+        put_u32(out, stmt.level);
+        match &stmt.module {
+            Some(module) => {
+                out.push(1);
+                put_str(out, module);
+            }
+            None => out.push(0),
+        }
+        put_u32(out, stmt.names.len() as u32);
+        for alias in &stmt.names {
+            put_str(out, &alias.name);
+        }
+    }
+}
+
+/// Each import statement of an encoded list ([`encode_imports`], or
+/// [`Loaded::imports_bytes`]), in order, decoded in place:
+/// `f(from_import, level, module, names)`. Such a list was made here or
+/// checked when loaded; a malformed one would end the walk.
+pub fn for_each_import<'a>(imports: &'a [u8], f: impl FnMut(bool, u32, Option<&'a str>, &[&'a str])) {
+    let mut r = Reader { bytes: imports, at: 0 };
+    let _ = walk_imports(&mut r, &mut Vec::new(), f);
 }
 
 /// A workspace's cache file, loaded: its bytes, checked whole, and an index
@@ -132,9 +164,10 @@ impl Loaded {
         self.slots.is_empty()
     }
 
+    #[cfg(test)]
     fn imports_of(&self, slot: usize) -> Vec<ImportStmt> {
         let mut imports = Vec::new();
-        self.for_each_import(slot, |from_import, level, module, names| {
+        for_each_import(self.imports_bytes(slot), |from_import, level, module, names| {
             imports.push(ImportStmt {
                 line: 0,
                 from_import,
@@ -146,17 +179,16 @@ impl Loaded {
         imports
     }
 
-    /// Each import statement of entry `slot`, in order, decoded in place:
-    /// `f(from_import, level, module, names)`.
-    pub fn for_each_import(&self, slot: usize, f: impl FnMut(bool, u32, Option<&str>, &[&str])) {
-        let mut r = Reader { bytes: &self.bytes, at: self.slots[slot].imports };
-        // Checked when loaded: a failure cannot happen, and ends the walk.
-        let _ = walk_imports(&mut r, &mut Vec::new(), f);
+    /// Entry `slot`'s imports, encoded (for [`for_each_import`]).
+    pub fn imports_bytes(&self, slot: usize) -> &[u8] {
+        let slot = &self.slots[slot];
+        &self.bytes[slot.imports..slot.raw.end]
     }
 
-    /// The imports of the bytes with this content hash, if known.
-    pub fn imports(&self, hash: ContentHash) -> Option<Vec<ImportStmt>> {
-        self.by_hash.get(&hash).map(|&i| self.imports_of(i as usize))
+    /// The entry of bytes with this content hash, if known: their imports
+    /// are its imports.
+    pub fn slot_with(&self, hash: ContentHash) -> Option<usize> {
+        self.by_hash.get(&hash).map(|&i| i as usize)
     }
 
     fn slot_of(&self, path: &Path) -> Option<usize> {
@@ -181,12 +213,15 @@ impl Loaded {
         }
     }
 
-    /// Whether `entry` is already recorded as it is.
-    pub fn holds(&self, entry: &Entry) -> bool {
-        let Some(i) = self.slot_of(&entry.path) else { return false };
-        let mut encoded = Vec::new();
-        encode_entry(&mut encoded, entry);
-        self.bytes[self.slots[i].raw.clone()] == *encoded
+    /// Whether `record` is already recorded as it is (the same bytes would
+    /// be written).
+    pub fn holds(&self, record: &Record) -> bool {
+        let Some(i) = self.slot_of(record.path) else { return false };
+        let slot = &self.slots[i];
+        slot.hash == record.hash
+            && slot.meta == record.meta
+            && slot.bytecode_current == record.bytecode_current
+            && self.imports_bytes(i) == record.imports
     }
 }
 
@@ -201,12 +236,12 @@ pub struct Fresh {
 }
 
 impl Fresh {
-    pub fn push(&mut self, entry: &Entry) {
-        if entry.path.to_str().is_none() || self.count >= MAX_ENTRIES {
+    pub fn push(&mut self, record: &Record) {
+        if record.path.to_str().is_none() || self.count >= MAX_ENTRIES {
             return;
         }
-        self.paths.insert(path_key(entry.path.as_os_str().as_encoded_bytes()));
-        encode_entry(&mut self.bytes, entry);
+        self.paths.insert(path_key(record.path.as_os_str().as_encoded_bytes()));
+        encode_entry(&mut self.bytes, record);
         self.count += 1;
     }
 
@@ -334,7 +369,7 @@ fn header(version: (u8, u8)) -> Vec<u8> {
 }
 
 /// Append one entry (its path must be UTF-8).
-fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
+fn encode_entry(out: &mut Vec<u8>, entry: &Record) {
     put_str(out, entry.path.to_str().unwrap_or_default());
     put_u64(out, entry.hash);
     let current = if entry.bytecode_current { 2 } else { 0 };
@@ -348,21 +383,22 @@ fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
         }
         None => out.push(current),
     }
-    put_u32(out, entry.imports.len() as u32);
-    for stmt in &entry.imports {
-        out.push(u8::from(stmt.from_import));
-        put_u32(out, stmt.level);
-        match &stmt.module {
-            Some(module) => {
-                out.push(1);
-                put_str(out, module);
-            }
-            None => out.push(0),
-        }
-        put_u32(out, stmt.names.len() as u32);
-        for alias in &stmt.names {
-            put_str(out, &alias.name);
-        }
+    out.extend_from_slice(entry.imports);
+}
+
+#[cfg(test)]
+impl Entry {
+    /// `f` given this entry as a registration would record it.
+    pub(crate) fn as_record<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
+        let mut imports = Vec::new();
+        encode_imports(&mut imports, &self.imports);
+        f(&Record {
+            path: &self.path,
+            hash: self.hash,
+            meta: self.meta,
+            bytecode_current: self.bytecode_current,
+            imports: &imports,
+        })
     }
 }
 
@@ -372,7 +408,7 @@ pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
     let entries: Vec<&Entry> = entries.iter().filter(|e| e.path.to_str().is_some()).collect();
     put_u32(&mut out, entries.len() as u32);
     for entry in entries {
-        encode_entry(&mut out, entry);
+        entry.as_record(|record| encode_entry(&mut out, record));
     }
     let checksum = xxhash_rust::xxh3::xxh3_64(&out);
     put_u64(&mut out, checksum);
@@ -550,7 +586,7 @@ mod tests {
     fn fresh(entries: &[Entry]) -> Fresh {
         let mut fresh = Fresh::default();
         for entry in entries {
-            fresh.push(entry);
+            entry.as_record(|record| fresh.push(record));
         }
         fresh
     }
@@ -581,7 +617,9 @@ mod tests {
         location.store(fresh(&[entry("/ws/b.py", 3)]), loaded);
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
-        assert!(loaded.imports(3).is_some() && loaded.imports(2).is_none() && loaded.imports(1).is_some());
+        assert!(
+            loaded.slot_with(3).is_some() && loaded.slot_with(2).is_none() && loaded.slot_with(1).is_some()
+        );
         let meta = Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 };
         assert_eq!(loaded.unchanged(Path::new("/ws/a.py"), &meta).map(|e| e.hash), Some(1));
         let touched = Meta { mtime_ns: 7, ..meta };

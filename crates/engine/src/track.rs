@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::bindings::{Binding, Records};
-use crate::cache::{self, Entry, Fresh, Loaded, Location};
+use crate::cache::{self, Fresh, Loaded, Location, Record};
 use crate::fingerprint::{self, Observed};
 use crate::graph::{Dep, ModId, Module, NameId};
 use crate::imports::{self, Dependency, ImportStmt};
@@ -62,13 +62,14 @@ fn first_of_each<T: Clone + Eq + std::hash::Hash>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-/// [`dependencies`] of a cache entry's imports, interned as they are
+/// [`dependencies`] of encoded imports (a cache entry's, or those a file
+/// was just found to have: [`cache::encode_imports`]), interned as they are
 /// decoded (no string made but for relative and `from` names), in the
 /// order [`Table::intern_deps`] would intern them.
-fn cached_deps(table: &mut crate::graph::Table, loaded: &Loaded, slot: usize, package: &str) -> Vec<Dep> {
+fn encoded_deps(table: &mut crate::graph::Table, imports: &[u8], package: &str) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut name = String::new();
-    loaded.for_each_import(slot, |from_import, level, module, names| {
+    cache::for_each_import(imports, |from_import, level, module, names| {
         if !from_import {
             deps.extend(names.iter().map(|n| Dep::new(table.intern(n), None)));
             return;
@@ -266,10 +267,8 @@ impl Engine {
         };
         if let Some(file) = module.file.as_deref().map(Path::to_path_buf) {
             let failure = match (&observed, analysed) {
-                (Observed::Present { hash, .. }, Some(Ok(analysed))) => {
-                    module.deps = deps
-                        .unwrap_or_else(|| self.table.intern_deps(&analysed.dependencies))
-                        .into_boxed_slice();
+                (Observed::Present { hash, .. }, Some(Ok(()))) => {
+                    module.deps = deps.into_boxed_slice();
                     // Unknown when the file changed after the import: the
                     // next sync reloads it.
                     module.loaded = if edited_since_import { None } else { Some(*hash) };
@@ -489,15 +488,17 @@ pub(crate) struct Prepared {
     /// The source changed after the module's bytecode was written: what runs
     /// is older than the file.
     edited_since_import: bool,
-    /// `None` when there was nothing to analyse (no file, missing, unreadable).
-    analysed: Option<Result<Analysed, AnalysisFailure>>,
+    /// Whether its imports are known: `None` when there was nothing to
+    /// analyse (no file, missing, unreadable).
+    analysed: Option<Result<(), AnalysisFailure>>,
     how: How,
-    /// What the persistent cache should learn.
-    entry: Option<Entry>,
-    /// `analysed`'s dependencies, interned (then `analysed` holds none).
-    deps: Option<Vec<Dep>>,
-    /// Answered unread by this entry of the loaded cache.
+    /// The imports found, encoded (`cache::encode_imports`): made on a
+    /// reading thread, one allocation per file; empty when `slot` has them.
+    imports: Box<[u8]>,
+    /// The entry of the loaded cache whose imports are this file's.
     slot: Option<usize>,
+    /// Its dependencies, interned from the imports (`prepare_batch`).
+    deps: Vec<Dep>,
 }
 
 /// One registration's use of the persistent cache.
@@ -591,7 +592,7 @@ fn prepare(
     version: (u8, u8),
     known: &Loaded,
     trust: &Trust,
-    buf: &mut Vec<u8>,
+    bufs: &mut Buffers,
 ) -> Prepared {
     let nothing = |meta, observed| Prepared {
         meta,
@@ -600,10 +601,11 @@ fn prepare(
         edited_since_import: false,
         analysed: None,
         how: How::Nothing,
-        entry: None,
-        deps: None,
+        imports: Box::default(),
         slot: None,
+        deps: Vec::new(),
     };
+    let Buffers { source: buf, encoded } = bufs;
     let Some(file) = meta.file.clone() else {
         return nothing(meta, Observed::Missing);
     };
@@ -618,17 +620,18 @@ fn prepare(
         }
     };
     let bytes: &[u8] = linked.as_deref().unwrap_or(buf);
-    let Observed::Present { meta: source_meta, hash, hashed_at_ns } = &observed else {
+    let Observed::Present { meta: source_meta, hash, .. } = &observed else {
         return Prepared { target, ..nothing(meta, observed) };
     };
-    let (source_meta, hash, hashed_at_ns) = (*source_meta, *hash, *hashed_at_ns);
+    let (source_meta, hash) = (*source_meta, *hash);
     // A file older than this process needs no look at its bytecode.
     let predates = trust.predates(&file, &source_meta);
     let cached = meta.cached.as_deref().filter(|_| !predates);
-    let (how, edited_since_import, imports) = match known.imports(hash) {
-        Some(imports) => {
+    let slot = known.slot_with(hash);
+    let (how, edited_since_import, imports) = match slot {
+        Some(_) => {
             let edited = cached.is_some_and(|c| edited_after_bytecode(&source_meta, c));
-            (How::Cached, edited, Ok(imports))
+            (How::Cached, edited, Ok(Vec::new()))
         }
         None => {
             let (edited, compiled) = match cached {
@@ -643,20 +646,15 @@ fn prepare(
             }
         }
     };
-    let mut entry = None;
+    // Kept compact until the calling thread interns them: one allocation,
+    // whatever the number of imports (the list itself is freed here).
+    let mut encoded_imports = Box::default();
     let analysed = imports.map_err(AnalysisFailure::from).map(|imports| {
-        let dependencies = dependencies(&meta.name, meta.is_package, &imports);
-        let fresh = Entry {
-            path: file.clone(),
-            hash,
-            meta: (!source_meta.is_racy(hashed_at_ns)).then_some((source_meta, hashed_at_ns)),
-            bytecode_current: !edited_since_import,
-            imports: cache::stored_imports(&imports),
-        };
-        if !known.holds(&fresh) {
-            entry = Some(fresh);
+        if slot.is_none() {
+            encoded.clear();
+            cache::encode_imports(encoded, &imports);
+            encoded_imports = Box::from(encoded.as_slice());
         }
-        Analysed { dependencies, binds: Binds::NotAsked }
     });
     Prepared {
         meta,
@@ -665,10 +663,18 @@ fn prepare(
         edited_since_import,
         analysed: Some(analysed),
         how,
-        entry,
-        deps: None,
-        slot: None,
+        imports: encoded_imports,
+        slot,
+        deps: Vec::new(),
     }
+}
+
+/// A reading thread's buffers, reused from file to file: the source's bytes,
+/// its imports encoded.
+#[derive(Default)]
+struct Buffers {
+    source: Vec<u8>,
+    encoded: Vec<u8>,
 }
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
@@ -695,12 +701,11 @@ fn unchanged(
         target: None,
         observed: Observed::Present { meta: now, hash: entry.hash, hashed_at_ns },
         edited_since_import,
-        // Its dependencies: interned straight from the cache (`cached_deps`).
-        analysed: Some(Ok(Analysed { dependencies: Vec::new(), binds: Binds::NotAsked })),
+        analysed: Some(Ok(())),
         how: How::Unread,
-        entry: None,
-        deps: None,
+        imports: Box::default(),
         slot: Some(entry.slot()),
+        deps: Vec::new(),
     })
 }
 
@@ -780,9 +785,9 @@ const ROUND: usize = 128;
 /// [`prepare`] each module, in order, on the threads [`prepare_all`] says.
 fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let run = |metas: Vec<ModuleMeta>| {
-        let mut buf = Vec::new();
+        let mut bufs = Buffers::default();
         let mut out = Vec::with_capacity(metas.len());
-        out.extend(metas.into_iter().map(|m| prepare(m, version, known, trust, &mut buf)));
+        out.extend(metas.into_iter().map(|m| prepare(m, version, known, trust, &mut bufs)));
         out
     };
     if metas.len() < HELP_AT {
@@ -848,14 +853,34 @@ impl Engine {
                         counts.unread += 1;
                     }
                 }
-                if let (Some(entry), Some(session)) = (p.entry.take(), self.session.as_mut()) {
-                    session.fresh.push(&entry);
-                }
-                if let (Some(slot), Some(session)) = (p.slot, self.session.as_ref()) {
+                if let Some(Ok(())) = p.analysed {
+                    let session = self.session.as_mut();
+                    let imports = match (p.slot, &session) {
+                        (Some(slot), Some(session)) => session.loaded.imports_bytes(slot),
+                        _ => &p.imports,
+                    };
                     let package = imports::package_of(&p.meta.name, p.meta.is_package);
-                    p.deps = Some(cached_deps(&mut self.table, &session.loaded, slot, package));
-                } else if let Some(Ok(analysed)) = &mut p.analysed {
-                    p.deps = Some(self.table.intern_deps(&std::mem::take(&mut analysed.dependencies)));
+                    p.deps = encoded_deps(&mut self.table, imports, package);
+                    // What the cache should learn: a file it did not know
+                    // by this path, metadata and content.
+                    if let (Some(session), Some(path), Observed::Present { meta, hash, hashed_at_ns }) =
+                        (session, p.meta.file.as_deref(), &p.observed)
+                    {
+                        let record = Record {
+                            path,
+                            hash: *hash,
+                            meta: (!meta.is_racy(*hashed_at_ns)).then_some((*meta, *hashed_at_ns)),
+                            bytecode_current: !p.edited_since_import,
+                            imports: match p.slot {
+                                Some(slot) => session.loaded.imports_bytes(slot),
+                                None => &p.imports,
+                            },
+                        };
+                        if p.how != How::Unread && !session.loaded.holds(&record) {
+                            session.fresh.push(&record);
+                        }
+                    }
+                    p.imports = Box::default();
                 }
                 prepared.push(p);
             }
@@ -956,20 +981,23 @@ mod tests {
         let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).chain(["n0", "n1"]).collect();
         imports.push(stmt(true, 0, Some("big"), &refs));
-        let entry = Entry {
+        let mut encoded = Vec::new();
+        cache::encode_imports(&mut encoded, &imports);
+        let entry = cache::Entry {
             path: PathBuf::from("/ws/pkg/sub/mod.py"),
             hash: 1,
             meta: None,
             bytecode_current: true,
-            imports: cache::stored_imports(&imports),
+            imports: imports.clone(),
         };
         let loaded = cache::loaded(&[entry]);
+        assert_eq!(loaded.imports_bytes(0), encoded.as_slice(), "a loaded entry's imports, as encoded");
         for (name, is_package) in [("pkg.sub.mod", false), ("pkg.sub", true), ("top", false)] {
             let package = imports::package_of(name, is_package);
             let mut by_strings = crate::graph::Table::default();
             let expected = by_strings.intern_deps(&dependencies(name, is_package, &imports));
             let mut from_cache = crate::graph::Table::default();
-            let got = cached_deps(&mut from_cache, &loaded, 0, package);
+            let got = encoded_deps(&mut from_cache, &encoded, package);
             let text = |t: &crate::graph::Table, deps: &[Dep]| -> Vec<(String, Option<String>)> {
                 deps.iter()
                     .map(|d| {
