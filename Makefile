@@ -16,7 +16,7 @@ VENV   := .venv
 VPY    := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-stamp
 BUILT  := $(VENV)/.build-stamp
-SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' \) 2>/dev/null) \
+SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' -o -name 'symbol-order.txt' \) 2>/dev/null) \
            Cargo.toml Cargo.lock pyproject.toml README.md LICENSE
 
 # The one wheel that `make` builds; every venv installs this file.
@@ -39,7 +39,7 @@ PY_TEST_DEPS := "pytest>=7" "pytest-timeout>=2" "hypothesis>=6" "ipython>=8" \
 PY_PYTEST_ARGS := --pytest-arg=--ignore=$(CURDIR)/tests/test_browser.py
 
 .PHONY: demo test build wheel check lint-workflows rust-test py-all py-test py-versions \
-        browser cross-check bench bench-quick soak fuzz docs clean
+        browser cross-check bench bench-quick soak fuzz docs symbol-order clean
 
 demo: $(BUILT)
 	$(VPY) examples/demo.py
@@ -149,6 +149,12 @@ fuzz: $(BUILT)
 
 docs: $(BUILT)
 	$(VPY) docs/gen_api.py
+
+# Re-list the functions a kernel runs, for the linker to pack together
+# (crates/python/build.rs); needs valgrind. Then rebuild with the new list.
+symbol-order: $(BUILT)
+	$(VPY) tools/gen_symbol_order.py
+	$(MAKE) build
 
 clean:
 	rm -rf $(VENV) $(VENV)-py3.* $(VENV)-pypi* target

@@ -122,6 +122,56 @@ def test_wheel_is_one_abi3_wheel_with_the_package(wheel: Path):
     assert not [n for n in names if n.startswith(("tests/", "crates/", "bench/"))]
 
 
+SYMBOL_ORDER = ROOT / "crates" / "python" / "symbol-order.txt"
+
+
+def linked_with_lld(extension: Path) -> bool:
+    """Whether LLD linked the extension (it says so in ``.comment``)."""
+    done = subprocess.run(
+        ["readelf", "-p", ".comment", str(extension)], capture_output=True, text=True
+    )
+    return done.returncode == 0 and "LLD" in done.stdout
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and shutil.which("nm") and shutil.which("readelf")),
+    reason="reads an ELF extension with binutils",
+)
+def test_extension_places_the_functions_a_kernel_runs_first():
+    """crates/python/build.rs has LLD place the functions listed in
+    symbol-order.txt first, in order: a kernel then maps fewer pages of the
+    extension. The list names functions as this build names them; a list
+    that no longer matches (``make symbol-order`` remakes it) fails here."""
+    import liveimport._engine as engine
+
+    extension = Path(engine.__file__)
+    if not linked_with_lld(extension):
+        pytest.skip("linked without LLD: build.rs passes no ordering")
+    listed = [
+        line.strip()
+        for line in SYMBOL_ORDER.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    # Functions with a size: the C runtime's few (frame_dummy, ...) have
+    # none, and keep their own order within their one section.
+    address: dict[str, int] = {}
+    listing = subprocess.run(
+        ["nm", "-S", str(extension)], capture_output=True, text=True, check=True
+    ).stdout
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            address.setdefault(parts[3], int(parts[0], 16))
+    found = [address[name] for name in listed if name in address]
+    assert len(found) >= 0.9 * len(listed), (
+        f"{len(listed) - len(found)} of the {len(listed)} functions listed are not in the build: "
+        "run `make symbol-order`"
+    )
+    assert found == sorted(found), "the listed functions are not placed in the listed order"
+    later = [a for a in address.values() if a > found[-1]]
+    assert len(later) > len(address) // 2, "the listed functions come first, the others after them"
+
+
 _POLICY_ALIASES = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
