@@ -7,6 +7,11 @@
 //! the kernel maps a file's pages around each one touched, and spread over
 //! the whole file, the functions touched would map nearly all of it.
 //!
+//! `plt-first.ld` (an `INSERT` script: the default layout otherwise) puts
+//! the PLT just before the code instead of after it: every thread-local
+//! access calls its `__tls_get_addr` entry, which would keep the last,
+//! cold, pages of the code mapped too.
+//!
 //! Only where the linker is LLD, which understands the option: the official
 //! toolchain on x86_64 Linux (rustc 1.90 and later link with its own
 //! `rust-lld`), no linker chosen in RUSTFLAGS or the environment.
@@ -21,8 +26,10 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=symbol-order.txt");
+    println!("cargo:rerun-if-changed=plt-first.ld");
     println!("cargo:rerun-if-env-changed=LIVEIMPORT_SYMBOL_ORDER");
-    let file = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("symbol-order.txt");
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let file = dir.join("symbol-order.txt");
     let wanted = match env::var("LIVEIMPORT_SYMBOL_ORDER").as_deref() {
         Ok("0") => false,
         Ok("1") => true,
@@ -31,6 +38,10 @@ fn main() {
     if wanted && file.is_file() {
         println!("cargo:rustc-link-arg-cdylib=-Wl,--symbol-ordering-file={}", file.display());
         println!("cargo:rustc-link-arg-cdylib=-Wl,--no-warn-symbol-ordering");
+        let script = dir.join("plt-first.ld");
+        if script.is_file() {
+            println!("cargo:rustc-link-arg-cdylib=-Wl,-T,{}", script.display());
+        }
     }
 }
 
