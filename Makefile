@@ -16,7 +16,7 @@ VENV   := .venv
 VPY    := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-stamp
 BUILT  := $(VENV)/.build-stamp
-SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' -o -name 'symbol-order.txt' \) 2>/dev/null) \
+SOURCES := $(shell find crates python -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name 'Cargo.toml' -o -name 'py.typed' -o -name 'symbol-order.txt' -o -name '*.ld' \) 2>/dev/null) \
            Cargo.toml Cargo.lock pyproject.toml README.md LICENSE
 
 # The one wheel that `make` builds; every venv installs this file.
