@@ -43,8 +43,7 @@ pub fn scan_text(text: &str) -> Option<Vec<ImportStmt>> {
         } else {
             // Inside `def`, `class`, … only a header (a line ending with a
             // colon) matters: it opens a block to leave later.
-            if lexer.logical_line(&mut tokens, false)?.is_some_and(|t| t.kind == Kind::Colon && t.depth == 0)
-            {
+            if lexer.skip_line()? {
                 blocks.stack.push(Block { indent, runs: false, last: None });
             }
         }
@@ -80,6 +79,34 @@ struct Tok {
     /// Bracket depth outside the token.
     depth: u32,
 }
+
+/// How [`Lexer::skip_line`] sees a byte.
+const SPACE: u8 = 0;
+/// Part of a token that does not matter to the line's structure.
+const PLAIN: u8 = 1;
+/// A quote, bracket, colon, comment, backslash or line end.
+const SPECIAL: u8 = 2;
+/// A byte [`Lexer::logical_line`] declines (a control character, DEL).
+const DECLINE: u8 = 3;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut class = [PLAIN; 256];
+    let mut c = 0;
+    while c < 0x21 {
+        class[c] = DECLINE;
+        c += 1;
+    }
+    class[0x7f] = DECLINE;
+    class[b' ' as usize] = SPACE;
+    class[b'\t' as usize] = SPACE;
+    let special = b"'\"#\\\n\r()[]{}:";
+    let mut i = 0;
+    while i < special.len() {
+        class[special[i] as usize] = SPECIAL;
+        i += 1;
+    }
+    class
+};
 
 /// Nested f-strings deeper than this are left to the parser.
 const MAX_NESTING: u32 = 32;
@@ -177,6 +204,73 @@ impl Lexer<'_> {
             }
             if !self.newline() {
                 return Some(None);
+            }
+        }
+    }
+
+    /// Skip one logical line whose tokens do not matter (inside a `def` or
+    /// a `class`): whether its last token is a colon outside brackets (a
+    /// block header). The same verdicts as [`Lexer::logical_line`], without
+    /// lexing what lies between quotes, brackets, colons and line ends:
+    /// most lines of most modules are skipped.
+    fn skip_line(&mut self) -> Option<bool> {
+        let mut colon = false;
+        loop {
+            // Up to the next byte that matters.
+            while let Some(&c) = self.b.get(self.i) {
+                match BYTE_CLASS[c as usize] {
+                    SPACE => {}
+                    PLAIN => colon = false,
+                    SPECIAL => break,
+                    _ => return None,
+                }
+                self.i += 1;
+            }
+            if self.at_end() {
+                return (self.depth == 0).then_some(colon);
+            }
+            match self.b[self.i] {
+                b'#' => self.skip_comment(),
+                b'\n' | b'\r' => {
+                    self.newline();
+                    if self.depth == 0 {
+                        return Some(colon);
+                    }
+                }
+                b'\\' => {
+                    self.i += 1;
+                    if !self.newline() {
+                        return None;
+                    }
+                }
+                b'"' | b'\'' => {
+                    // Its prefix: the name characters right before it (the
+                    // token `logical_line` would have lexed, or one it
+                    // would take as no prefix either).
+                    let mut start = self.i;
+                    while start > 0 && is_name_char(self.b[start - 1]) {
+                        start -= 1;
+                    }
+                    let (raw, interpolated) = string_prefix(&self.b[start..self.i]).unwrap_or((false, false));
+                    self.string(raw, interpolated, 0)?;
+                    colon = false;
+                }
+                b'(' | b'[' | b'{' => {
+                    self.i += 1;
+                    self.depth += 1;
+                    colon = false;
+                }
+                b')' | b']' | b'}' => {
+                    self.i += 1;
+                    self.depth = self.depth.checked_sub(1)?;
+                    colon = false;
+                }
+                _ => {
+                    // A colon, or the walrus operator.
+                    let walrus = self.peek(1) == b'=';
+                    self.i += if walrus { 2 } else { 1 };
+                    colon = !walrus && self.depth == 0;
+                }
             }
         }
     }
@@ -836,6 +930,53 @@ mod tests {
         declines("import a\n\x0cimport b\n");
         declines("x = (\n");
         declines("\u{feff}\u{feff}import a\n");
+    }
+
+    /// Line by line, skipping and lexing a line end in the same place with
+    /// the same verdict.
+    fn skips_as_it_lexes(src: &str) {
+        let new = || Lexer { b: src.as_bytes(), i: 0, line: 1, depth: 0 };
+        let (mut skip, mut lex) = (new(), new());
+        let mut tokens = Vec::new();
+        loop {
+            let at = skip.indentation();
+            assert_eq!(at, lex.indentation(), "{src:?}");
+            if !matches!(at, Some(Some(_))) {
+                return;
+            }
+            let header = |t: Option<Tok>| t.is_some_and(|t| t.kind == Kind::Colon && t.depth == 0);
+            let lexed = lex.logical_line(&mut tokens, false).map(header);
+            assert_eq!(skip.skip_line(), lexed, "{src:?} at byte {}", lex.i);
+            if lexed.is_none() {
+                return;
+            }
+            assert_eq!((skip.i, skip.line, skip.depth), (lex.i, lex.line, lex.depth), "{src:?}");
+        }
+    }
+
+    #[test]
+    fn skipping_a_line_agrees_with_lexing_it() {
+        for src in [
+            "def f(x: int = 1) -> dict[str, int]:\n    return {'a': x[1:2], **y}\n",
+            "class C(B, metaclass=M):\n    x: int\n    def g(self): pass\n",
+            "if (y := f()):\n    pass\nx = a if b else c\nlambda: x\nlambda x:\\\n  x\n",
+            r#"s = r'\' ; t = rb"\"" ; u = f'{a:{b}}' ; v = Rb'x' ; w = xr'y' ; z = 1r'q'"#,
+            "s = '''\n:\n''' ; t = f\"{x[\"a\"]}:\" ; u = f'{f\"{y}\"}'\nv = \"a\"\"b\"r\"c\" :\n",
+            "x = [1,\n  2,  # c:\n  3]\ny = (\n)\nz = 1 + \\\n  2 :\n",
+            "x = caf\u{e9}:\ny = \u{e9}'s' :\n",
+            "x = 1\r\nif y :\r  pass\n",
+            "x = )\n",
+            "x = 1\x0cy\n",
+            "x = 1 \\ y\n",
+            "x = 'unterminated\n",
+            "x = (\n",
+            "x = a[:]\ny = {k: v}\nz = f'{a!r}:'\n",
+            "x = t'{a}:' ; y = T\"\"\"\n{b}\n\"\"\" :\n",
+            "x = 1\x7f\n",
+            "a :=\nb = c :\n",
+        ] {
+            skips_as_it_lexes(src);
+        }
     }
 
     #[test]
