@@ -336,21 +336,35 @@ def plain_import_kib(py: Path) -> float | None:
         return None
 
 
-def register_runs(py: Path, common: list[str], runs: int, timeout: float) -> dict[str, object]:
-    """register() as the first call of a new process: `runs` cold processes
-    (each with an empty analysis cache) and `runs` warm ones (the cache the
-    first cold process left, as after a kernel restart)."""
-    cold: list[dict[str, object]] = []
-    warm: list[dict[str, object]] = []
-    kept = tempfile.mkdtemp(prefix="liveimport-bench-cache-")
+def register_runs(tools: dict[str, tuple[Path, list[str]]], runs: int,
+                  timeout: float) -> dict[str, dict[str, object]]:
+    """register() as the first call of a new process, for each tool (key:
+    its python and worker arguments): `runs` cold processes (each with an
+    empty analysis cache) and `runs` warm ones (the cache the first cold
+    process left, as after a kernel restart). The tools take turns, one
+    process each, so that a machine whose speed drifts from minute to
+    minute (a shared VM) skews them alike and their ratios hold."""
+    cold: dict[str, list[dict[str, object]]] = {key: [] for key in tools}
+    warm: dict[str, list[dict[str, object]]] = {key: [] for key in tools}
+    kept = {key: tempfile.mkdtemp(prefix="liveimport-bench-cache-") for key in tools}
     try:
         for i in range(runs):
-            cold.append(run_worker(py, [*common, "--phase", "register"], timeout,
-                                   cache_dir=kept if i == 0 else None))
+            for key, (py, common) in tools.items():
+                cold[key].append(run_worker(py, [*common, "--phase", "register"], timeout,
+                                            cache_dir=kept[key] if i == 0 else None))
         for _ in range(runs):
-            warm.append(run_worker(py, [*common, "--phase", "register"], timeout, cache_dir=kept))
+            for key, (py, common) in tools.items():
+                warm[key].append(run_worker(py, [*common, "--phase", "register"], timeout,
+                                            cache_dir=kept[key]))
     finally:
-        shutil.rmtree(kept, ignore_errors=True)
+        for path in kept.values():
+            shutil.rmtree(path, ignore_errors=True)
+    return {key: register_summary(cold[key], warm[key]) for key in tools}
+
+
+def register_summary(cold: list[dict[str, object]],
+                     warm: list[dict[str, object]]) -> dict[str, object]:
+    """One tool's register() processes: medians, RSS by mapping."""
     out: dict[str, object] = {"cold_raw": cold, "warm_raw": warm}
     failed = [r for r in cold + warm if not r.get("ok")]
     if failed:
@@ -775,6 +789,7 @@ def main() -> int:
         report["workspaces"][str(n)] = ws.summary()
         master = prepare_master(n, args.seed, base, pys)
         res: dict[str, object] = {}
+        ran: dict[str, tuple[ToolSpec, list[str], dict[str, object], dict[str, object] | None]] = {}
         for s in specs:
             if not s.available:
                 continue
@@ -808,13 +823,19 @@ def main() -> int:
                                  timeout=budget + 120)
                 (out / "workers" / f"n{n}-{s.key}-memory.json").write_text(
                     json.dumps(mem, indent=1))
-            reg = None
-            if cfg.get("process_runs") and raw.get("ok") and s.key != "control":
-                log(f"N={n} {s.label}: register() in new processes, cold and warm ...")
-                reg = register_runs(s.python, common, int(cfg["process_runs"]), budget + 120)
-                (out / "workers" / f"n{n}-{s.key}-register.json").write_text(
+            ran[s.key] = (s, common, raw, mem)
+        takers = {key: (s.python, common) for key, (s, common, raw, _) in ran.items()
+                  if cfg.get("process_runs") and raw.get("ok") and key != "control"}
+        regs: dict[str, dict[str, object]] = {}
+        if takers:
+            log(f"N={n}: register() in new processes, cold and warm, the tools in turn "
+                f"({', '.join(ran[k][0].label for k in takers)}) ...")
+            regs = register_runs(takers, int(cfg["process_runs"]), budget + 120)
+            for key, reg in regs.items():
+                (out / "workers" / f"n{n}-{key}-register.json").write_text(
                     json.dumps(reg, indent=1))
-            cell = summarise(raw, mem, reg)
+        for key, (s, _common, raw, mem) in ran.items():
+            cell = summarise(raw, mem, regs.get(key))
             res[s.key] = cell
             if n == 1000 and isinstance(raw.get("elapsed_s"), float):
                 elapsed_1000[s.key] = raw["elapsed_s"] + (mem or {}).get("elapsed_s", 0.0)
