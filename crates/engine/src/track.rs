@@ -854,30 +854,34 @@ impl Engine {
                     }
                 }
                 if let Some(Ok(())) = p.analysed {
-                    let session = self.session.as_mut();
-                    let imports = match (p.slot, &session) {
-                        (Some(slot), Some(session)) => session.loaded.imports_bytes(slot),
+                    let (loaded, fresh) = match self.session.as_mut() {
+                        Some(session) => (Some(&session.loaded), Some(&mut session.fresh)),
+                        None => (None, None),
+                    };
+                    let imports = match (p.slot, loaded) {
+                        (Some(slot), Some(loaded)) => loaded.imports_bytes(slot),
                         _ => &p.imports,
                     };
                     let package = imports::package_of(&p.meta.name, p.meta.is_package);
                     p.deps = encoded_deps(&mut self.table, imports, package);
                     // What the cache should learn: a file it did not know
                     // by this path, metadata and content.
-                    if let (Some(session), Some(path), Observed::Present { meta, hash, hashed_at_ns }) =
-                        (session, p.meta.file.as_deref(), &p.observed)
+                    if let (
+                        Some(loaded),
+                        Some(fresh),
+                        Some(path),
+                        Observed::Present { meta, hash, hashed_at_ns },
+                    ) = (loaded, fresh, p.meta.file.as_deref(), &p.observed)
                     {
                         let record = Record {
                             path,
                             hash: *hash,
                             meta: (!meta.is_racy(*hashed_at_ns)).then_some((*meta, *hashed_at_ns)),
                             bytecode_current: !p.edited_since_import,
-                            imports: match p.slot {
-                                Some(slot) => session.loaded.imports_bytes(slot),
-                                None => &p.imports,
-                            },
+                            imports,
                         };
-                        if p.how != How::Unread && !session.loaded.holds(&record) {
-                            session.fresh.push(&record);
+                        if p.how != How::Unread && !loaded.holds(&record) {
+                            fresh.push(&record);
                         }
                     }
                     p.imports = Box::default();
