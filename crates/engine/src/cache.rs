@@ -130,7 +130,7 @@ pub struct Unchanged {
 }
 
 impl Unchanged {
-    /// Which entry of the loaded file (for [`Loaded::for_each_import`]).
+    /// Which entry of the loaded file (its imports: [`Loaded::imports_bytes`]).
     pub fn slot(&self) -> usize {
         self.slot
     }

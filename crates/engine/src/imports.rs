@@ -77,21 +77,49 @@ impl ImportStmt {
     /// An unresolvable relative import contributes nothing (it fails at
     /// import time anyway).
     pub fn dependencies(&self, package: &str, out: &mut Vec<Dependency>) {
-        if !self.from_import {
-            out.extend(
-                self.names.iter().map(|alias| Dependency { name: alias.name.clone(), fallback: None }),
-            );
-            return;
+        let names = self.names.iter().map(|alias| alias.name.as_str());
+        let mut buf = String::new();
+        each_dependency(
+            self.from_import,
+            self.level,
+            self.module.as_deref(),
+            names,
+            package,
+            &mut buf,
+            |n, f| out.push(Dependency { name: n.to_owned(), fallback: f.map(str::to_owned) }),
+        );
+    }
+}
+
+/// The dependencies of one import statement (given by its parts), in
+/// order, as `f(name, fallback)`: the rule [`Dependency`] states. A `from`
+/// name is built in `buf`. An unresolvable relative import gives none (it
+/// fails at import time anyway).
+pub fn each_dependency<'n>(
+    from_import: bool,
+    level: u32,
+    module: Option<&str>,
+    names: impl IntoIterator<Item = &'n str>,
+    package: &str,
+    buf: &mut String,
+    mut f: impl FnMut(&str, Option<&str>),
+) {
+    if !from_import {
+        for name in names {
+            f(name, None);
         }
-        let Ok(base) = self.resolve_from(package) else {
-            return;
-        };
-        for alias in &self.names {
-            out.push(if alias.name == "*" {
-                Dependency { name: base.clone(), fallback: None }
-            } else {
-                Dependency { name: format!("{base}.{}", alias.name), fallback: Some(base.clone()) }
-            });
+        return;
+    }
+    let Some(base) = resolve_relative(module, level, package) else { return };
+    for name in names {
+        if name == "*" {
+            f(&base, None);
+        } else {
+            buf.clear();
+            buf.push_str(&base);
+            buf.push('.');
+            buf.push_str(name);
+            f(buf, Some(&base));
         }
     }
 }

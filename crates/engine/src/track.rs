@@ -63,30 +63,19 @@ fn first_of_each<T: Clone + Eq + std::hash::Hash>(mut items: Vec<T>) -> Vec<T> {
 }
 
 /// [`dependencies`] of encoded imports (a cache entry's, or those a file
-/// was just found to have: [`cache::encode_imports`]), interned as they are
-/// decoded (no string made but for relative and `from` names), in the
-/// order [`Table::intern_deps`] would intern them.
+/// was just found to have: [`cache::encode_imports`]), by the same rule
+/// (`imports::each_dependency`), interned as they are decoded (no string
+/// made but for relative and `from` names), in the order
+/// [`Table::intern_deps`] would intern them.
 fn encoded_deps(table: &mut crate::graph::Table, imports: &[u8], package: &str) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
-    let mut name = String::new();
+    let mut buf = String::new();
     cache::for_each_import(imports, |from_import, level, module, names| {
-        if !from_import {
-            deps.extend(names.iter().map(|n| Dep::new(table.intern(n), None)));
-            return;
-        }
-        let Some(base) = imports::resolve_relative(module, level, package) else { return };
-        for alias in names {
-            deps.push(if *alias == "*" {
-                Dep::new(table.intern(&base), None)
-            } else {
-                name.clear();
-                name.push_str(&base);
-                name.push('.');
-                name.push_str(alias);
-                let id = table.intern(&name);
-                Dep::new(id, Some(table.intern(&base)))
-            });
-        }
+        let names = names.iter().copied();
+        imports::each_dependency(from_import, level, module, names, package, &mut buf, |name, fallback| {
+            let name = table.intern(name);
+            deps.push(Dep::new(name, fallback.map(|f| table.intern(f))));
+        });
     });
     first_of_each(deps)
 }
