@@ -38,7 +38,7 @@ pub fn scan_text(text: &str) -> Option<Vec<ImportStmt>> {
     while let Some(indent) = lexer.indentation()? {
         tokens.clear();
         if blocks.enter(indent) {
-            lexer.logical_line(&mut tokens, true)?;
+            lexer.logical_line(&mut tokens)?;
             blocks.line(indent, &tokens)?;
         } else {
             // Inside `def`, `class`, … only a header (a line ending with a
@@ -275,9 +275,9 @@ impl Lexer<'_> {
         }
     }
 
-    /// The tokens of one logical line, up to and including its end (kept in
-    /// `out` with `keep`); its last token.
-    fn logical_line(&mut self, out: &mut Vec<Tok>, keep: bool) -> Option<Option<Tok>> {
+    /// The tokens of one logical line, up to and including its end (pushed
+    /// to `out`); its last token.
+    fn logical_line(&mut self, out: &mut Vec<Tok>) -> Option<Option<Tok>> {
         let mut last = None;
         loop {
             while matches!(self.peek(0), b' ' | b'\t') {
@@ -378,9 +378,7 @@ impl Lexer<'_> {
                 _ => return None,
             };
             let tok = Tok { kind, start, end: self.i, line, depth };
-            if keep {
-                out.push(tok);
-            }
+            out.push(tok);
             last = Some(tok);
         }
     }
@@ -945,7 +943,8 @@ mod tests {
                 return;
             }
             let header = |t: Option<Tok>| t.is_some_and(|t| t.kind == Kind::Colon && t.depth == 0);
-            let lexed = lex.logical_line(&mut tokens, false).map(header);
+            tokens.clear();
+            let lexed = lex.logical_line(&mut tokens).map(header);
             assert_eq!(skip.skip_line(), lexed, "{src:?} at byte {}", lex.i);
             if lexed.is_none() {
                 return;
