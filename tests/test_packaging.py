@@ -19,6 +19,7 @@ reusing the checkout's build of them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -170,6 +171,60 @@ def test_extension_places_the_functions_a_kernel_runs_first():
     assert found == sorted(found), "the listed functions are not placed in the listed order"
     later = [a for a in address.values() if a > found[-1]]
     assert len(later) > len(address) // 2, "the listed functions come first, the others after them"
+
+
+FRESH_IMAGE_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import liveimport._engine as engine
+assert engine.__file__.startswith(sys.argv[1]), engine.__file__
+maps, current = [], None
+with open("/proc/self/smaps") as f:
+    for line in f:
+        fields = line.split()
+        if "-" in fields[0] and ":" not in fields[0]:
+            current = None
+            if len(fields) >= 6 and fields[5] == engine.__file__:
+                current = {"perms": fields[1], "offset": int(fields[2], 16), "rss_kib": 0}
+                maps.append(current)
+        elif current is not None and fields[0] == "Rss:":
+            current["rss_kib"] = int(fields[1])
+print(json.dumps(maps))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_import_keeps_few_pages_of_a_freshly_installed_extension(tmp_path: Path):
+    """pip writes a wheel's files in 1 MiB blocks, so a just-installed
+    extension sits in the page cache in folios of up to 1 MiB, and Linux
+    (6.18 on) maps a folio whole at a fault when it lies inside one mapping:
+    the loader's first read would keep the extension's first MiB resident.
+    crates/python/src/image.rs splits each read-only mapping in two and drops
+    what the loader left there."""
+    import liveimport._engine as engine
+
+    extension = Path(engine.__file__)
+    copy = tmp_path / "liveimport"
+    shutil.copytree(
+        extension.parent, copy, ignore=shutil.ignore_patterns("__pycache__", extension.name)
+    )
+    with extension.open("rb") as src, (copy / extension.name).open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)  # as pip does
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_IMAGE_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(),
+    )
+    maps = json.loads(done.stdout)
+    text_at = min(m["offset"] for m in maps if "x" in m["perms"])
+    # The read-only segment before the code: symbol tables, relocations, constants.
+    first = [m for m in maps if m["offset"] < text_at and m["perms"].startswith("r--")]
+    code = [m for m in maps if "x" in m["perms"]]
+    assert len(first) >= 2 and len(code) >= 2, f"the read-only mappings are not split: {maps}"
+    resident = sum(m["rss_kib"] for m in first)
+    assert resident <= 512, f"{resident} KiB of the read-only segment resident after import: {maps}"
 
 
 _POLICY_ALIASES = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}

@@ -6,6 +6,8 @@
 //! Python `RuntimeError` and never takes the interpreter down. The typed
 //! surface is `python/liveimport/_engine.pyi`.
 
+mod image;
+
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -874,6 +876,7 @@ fn content_hash(data: &[u8]) -> u64 {
 
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    image::trim();
     m.add_class::<Engine>()?;
     m.add_class::<Reason>()?;
     m.add_class::<Mode>()?;
