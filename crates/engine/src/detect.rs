@@ -125,12 +125,18 @@ impl Detector {
             self.is_link.clear();
         }
         let mut dirs: HashSet<PathBuf> = HashSet::new();
+        // Files come mostly directory by directory: the previous one's
+        // directory is compared as bytes before a set is hashed.
+        let mut last: Option<&Path> = None;
         for &id in &modules {
             let module = &table.modules[id];
             for file in module.file.iter().chain(module.target.iter()) {
                 self.by_file.push((path_hash(file), id));
                 if let Some(dir) = file.parent() {
-                    dirs.insert(dir.to_path_buf());
+                    if last.is_none_or(|last| last.as_os_str() != dir.as_os_str()) {
+                        dirs.insert(dir.to_path_buf());
+                        last = Some(dir);
+                    }
                 }
             }
             if let (Some(file), Some(_)) = (&module.file, &module.target) {
@@ -158,12 +164,21 @@ impl Detector {
         let fresh: HashSet<PathBuf> = self.watcher.watch_dirs(&dirs, relink).into_iter().collect();
         let polled_dirs = self.watcher.polled_dirs();
         self.polled.clear();
+        let mut last: Option<(&Path, bool, bool)> = None;
         for &id in &modules {
             let module = &table.modules[id];
             let (mut polled, mut new) = (false, false);
             for dir in module.file.iter().chain(module.target.iter()).filter_map(|f| f.parent()) {
-                polled |= polled_dirs.contains_key(dir);
-                new |= fresh.contains(dir);
+                let (is_polled, is_new) = match last {
+                    Some((last, p, n)) if last.as_os_str() == dir.as_os_str() => (p, n),
+                    _ => {
+                        let answer = (polled_dirs.contains_key(dir), fresh.contains(dir));
+                        last = Some((dir, answer.0, answer.1));
+                        answer
+                    }
+                };
+                polled |= is_polled;
+                new |= is_new;
             }
             if polled {
                 self.polled.push(id);

@@ -211,6 +211,10 @@ pub fn may_differ(path: &Path, seen: &Observed) -> bool {
 pub struct Lstat {
     #[cfg(target_os = "linux")]
     dirs: std::collections::HashMap<std::path::PathBuf, Option<std::os::fd::OwnedFd>>,
+    /// The directory of the previous file and its descriptor (files come
+    /// mostly directory by directory): its bytes, compared as bytes.
+    #[cfg(target_os = "linux")]
+    last: Option<(Vec<u8>, Option<std::os::fd::RawFd>)>,
 }
 
 impl Lstat {
@@ -221,21 +225,37 @@ impl Lstat {
         if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
             use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
             use std::os::unix::ffi::OsStrExt;
-            let fd = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
-                let dir = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-                // SAFETY: `dir` is NUL-terminated; the descriptor returned,
-                // if any, is owned by the `OwnedFd` alone.
-                let fd =
-                    unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-                (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-            });
-            if let (Some(fd), Ok(name)) = (fd.as_ref(), std::ffi::CString::new(name.as_bytes())) {
+            let dir_bytes = dir.as_os_str().as_bytes();
+            let fd = match &self.last {
+                Some((last, fd)) if last.as_slice() == dir_bytes => *fd,
+                _ => {
+                    let fd = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+                        let dir = std::ffi::CString::new(dir_bytes).ok()?;
+                        // SAFETY: `dir` is NUL-terminated; the descriptor
+                        // returned, if any, is owned by the `OwnedFd` alone.
+                        let fd = unsafe {
+                            libc::open(dir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                        };
+                        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+                    });
+                    let fd = fd.as_ref().map(AsRawFd::as_raw_fd);
+                    self.last = Some((dir_bytes.to_vec(), fd));
+                    fd
+                }
+            };
+            // The name, NUL-terminated, on the stack (a longer one, or one
+            // holding a NUL, takes the plain lstat below).
+            let name = name.as_bytes();
+            let mut buf = [0u8; 256];
+            if let (Some(fd), true) = (fd, name.len() < buf.len() && !name.contains(&0)) {
+                buf[..name.len()].copy_from_slice(name);
                 // SAFETY: a zeroed statx is a valid value for the kernel to fill.
                 let mut stx: libc::statx = unsafe { std::mem::zeroed() };
                 let mask = libc::STATX_BASIC_STATS;
-                // SAFETY: valid descriptor, NUL-terminated name, writable buffer.
+                // SAFETY: `fd` is open (owned by `self.dirs`, never removed),
+                // the name is NUL-terminated, the buffer writable.
                 let done = unsafe {
-                    libc::statx(fd.as_raw_fd(), name.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, mask, &mut stx)
+                    libc::statx(fd, buf.as_ptr().cast(), libc::AT_SYMLINK_NOFOLLOW, mask, &mut stx)
                 };
                 if done == 0 {
                     if u32::from(stx.stx_mode) & libc::S_IFMT != libc::S_IFREG {

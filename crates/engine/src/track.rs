@@ -72,9 +72,12 @@ fn encoded_deps(table: &mut crate::graph::Table, imports: &[u8], package: &str) 
     let mut buf = String::new();
     cache::for_each_import(imports, |from_import, level, module, names| {
         let names = names.iter().copied();
+        // The names of one statement share their fallback (its module).
+        let mut fallback_id: Option<NameId> = None;
         imports::each_dependency(from_import, level, module, names, package, &mut buf, |name, fallback| {
             let name = table.intern(name);
-            deps.push(Dep::new(name, fallback.map(|f| table.intern(f))));
+            let fallback = fallback.map(|f| *fallback_id.get_or_insert_with(|| table.intern(f)));
+            deps.push(Dep::new(name, fallback));
         });
     });
     first_of_each(deps)
@@ -510,8 +513,8 @@ struct Trust {
     /// When this process started (`None`: unknown, nothing predates it).
     started_ns: Option<i64>,
     /// Directories on a local file system (remote ones have the server's
-    /// clock).
-    local: FxHashMap<PathBuf, bool>,
+    /// clock), by their path's bytes (hashed as bytes, not as components).
+    local: FxHashMap<Box<[u8]>, bool>,
 }
 
 /// Slack for the process start time (`/proc/stat` gives the boot time in
@@ -529,11 +532,16 @@ impl Trust {
         if self.started_ns.is_none() {
             return;
         }
+        let mut last: Option<&Path> = None;
         for meta in metas {
-            if let Some(dir) = meta.file.as_deref().and_then(Path::parent) {
-                if !self.local.contains_key(dir) {
-                    self.local.insert(dir.to_path_buf(), crate::watch::local_fs(dir));
-                }
+            let Some(dir) = meta.file.as_deref().and_then(Path::parent) else { continue };
+            if last.is_some_and(|last| last.as_os_str() == dir.as_os_str()) {
+                continue;
+            }
+            last = Some(dir);
+            let key = dir.as_os_str().as_encoded_bytes();
+            if !self.local.contains_key(key) {
+                self.local.insert(Box::from(key), crate::watch::local_fs(dir));
             }
         }
     }
@@ -541,7 +549,11 @@ impl Trust {
     fn predates(&self, file: &Path, meta: &fingerprint::Meta) -> bool {
         let Some(started) = self.started_ns else { return false };
         meta.mtime_ns.max(meta.ctime_ns).saturating_add(PREDATES_MARGIN_NS) < started
-            && file.parent().and_then(|dir| self.local.get(dir)).copied().unwrap_or(false)
+            && file
+                .parent()
+                .and_then(|dir| self.local.get(dir.as_os_str().as_encoded_bytes()))
+                .copied()
+                .unwrap_or(false)
     }
 }
 
@@ -738,20 +750,70 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
     bytecode(source, cached).0
 }
 
-/// [`prepare`] every module, in order. Files the cache answers unread are
-/// done on the calling thread (an `lstat` each: in parallel they would only
-/// contend for the directory's entry in the kernel). The files to read are
-/// shared with a helper thread from [`HELP_AT`] on: half each from
-/// [`SPLIT_AT`] on (both cores: reading and scanning is most of a cold
-/// registration), all of them below. Each thread reads every file into one
-/// buffer; what they allocate for a while (import lists, cache entries) is
-/// made compact and freed after each round (see `Engine::prepare_batch`).
-fn prepare_all(metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
-    let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(metas.len());
+/// [`unchanged`] for every module, in order: `Err` gives back the modules
+/// whose files must be read. From [`CHECK_SPLIT_AT`] modules on, the second
+/// half is checked on a helper thread (an `lstat` each: a few microseconds
+/// of system time, which two cores do in about 60% of one's time). The
+/// results go to slots the calling thread allocated, so the helper's
+/// allocator arena holds only its directory descriptors.
+fn check_all(metas: Vec<ModuleMeta>, known: &Loaded, trust: &Trust) -> Vec<Result<Prepared, ModuleMeta>> {
+    if known.is_empty() {
+        return metas.into_iter().map(Err).collect();
+    }
+    let check = |ins: &mut [Option<ModuleMeta>], outs: &mut [Option<Result<Prepared, ModuleMeta>>]| {
+        let mut lstat = fingerprint::Lstat::default();
+        for (meta, out) in ins.iter_mut().zip(outs) {
+            *out = meta.take().map(|meta| unchanged(meta, known, trust, &mut lstat));
+        }
+    };
+    let mut ins: Vec<Option<ModuleMeta>> = metas.into_iter().map(Some).collect();
+    let mut outs: Vec<Option<Result<Prepared, ModuleMeta>>> =
+        std::iter::repeat_with(|| None).take(ins.len()).collect();
+    if ins.len() < CHECK_SPLIT_AT {
+        check(&mut ins, &mut outs);
+    } else {
+        let half = ins.len() / 2;
+        let (ins_here, ins_theirs) = ins.split_at_mut(half);
+        let (outs_here, outs_theirs) = outs.split_at_mut(half);
+        // Checked by the helper, or here if no thread can be had.
+        let theirs = std::sync::Mutex::new(Some((ins_theirs, outs_theirs)));
+        let take = || theirs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new().name("liveimport-check".into());
+            let helper = worker.spawn_scoped(scope, || {
+                if let Some((ins, outs)) = take() {
+                    check(ins, outs);
+                }
+            });
+            check(ins_here, outs_here);
+            if let Ok(handle) = helper {
+                if let Err(panic) = handle.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            if let Some((ins, outs)) = take() {
+                check(ins, outs);
+            }
+        });
+    }
+    outs.into_iter().zip(ins).filter_map(|(out, meta)| out.or_else(|| meta.map(Err))).collect()
+}
+
+/// Batches at least this large are checked by [`check_all`] on two threads.
+const CHECK_SPLIT_AT: usize = 256;
+
+/// [`prepare`] the modules [`check_all`] could not answer unread (on the
+/// threads [`read_all`] says), and return every module's, in order.
+fn prepare_all(
+    checked: Vec<Result<Prepared, ModuleMeta>>,
+    version: (u8, u8),
+    known: &Loaded,
+    trust: &Trust,
+) -> Vec<Prepared> {
+    let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(checked.len());
     let mut rest = Vec::new();
-    let mut lstat = fingerprint::Lstat::default();
-    for meta in metas {
-        match unchanged(meta, known, trust, &mut lstat) {
+    for result in checked {
+        match result {
             Ok(prepared) => slots.push(Some(prepared)),
             Err(meta) => {
                 slots.push(None);
@@ -771,7 +833,12 @@ const SPLIT_AT: usize = 128;
 /// Modules prepared per round (see `Engine::prepare_batch`).
 const ROUND: usize = 128;
 
-/// [`prepare`] each module, in order, on the threads [`prepare_all`] says.
+/// [`prepare`] each module, in order. The files are shared with a helper
+/// thread from [`HELP_AT`] on: half each from [`SPLIT_AT`] on (both cores:
+/// reading and scanning is most of a cold registration), all of them below.
+/// Each thread reads every file into one buffer; what they allocate for a
+/// while (import lists, cache entries) is made compact and freed after each
+/// round (see `Engine::prepare_batch`).
 fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
     let run = |metas: Vec<ModuleMeta>| {
         let mut bufs = Buffers::default();
@@ -816,18 +883,21 @@ impl Engine {
         }
         self.reading.prepared += metas.len();
         let mut prepared = Vec::with_capacity(metas.len());
-        // In rounds: what the helper threads allocate for a round (import
+        // Files the cache answers unread (an `lstat` each) are checked
+        // first, for the whole batch (`check_all`); the others are read in
+        // rounds: what the helper threads allocate for a round (import
         // lists, cache entries, dependency names) is made compact here
         // (entries encoded, names interned) and freed before the next round,
         // whose helpers reuse the same allocator arenas. So those arenas
         // stay small, whatever the batch's size: glibc does not give the
         // free top of a thread's arena back to the system.
         let mut trust = Trust::new();
-        let mut metas = metas.into_iter().peekable();
-        while metas.peek().is_some() {
-            let round: Vec<ModuleMeta> = metas.by_ref().take(ROUND).collect();
-            trust.learn(&round);
-            let empty = Loaded::default();
+        trust.learn(&metas);
+        let empty = Loaded::default();
+        let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
+        let mut checked = check_all(metas, known, &trust).into_iter().peekable();
+        while checked.peek().is_some() {
+            let round: Vec<Result<Prepared, ModuleMeta>> = checked.by_ref().take(ROUND).collect();
             let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
             let batch = prepare_all(round, self.version, known, &trust);
             let counts = &mut self.reading.counts;
@@ -935,8 +1005,8 @@ mod tests {
     fn only_files_on_local_disks_older_than_the_process_by_the_margin_predate_it() {
         let started = 100 * 1_000_000_000;
         let mut trust = Trust { started_ns: Some(started), local: FxHashMap::default() };
-        trust.local.insert(PathBuf::from("/local"), true);
-        trust.local.insert(PathBuf::from("/remote"), false);
+        trust.local.insert(Box::from(&b"/local"[..]), true);
+        trust.local.insert(Box::from(&b"/remote"[..]), false);
         let at =
             |mtime_ns: i64, ctime_ns: i64| fingerprint::Meta { size: 1, mtime_ns, ctime_ns, ino: 1, dev: 1 };
         let old = started - PREDATES_MARGIN_NS - 1;
