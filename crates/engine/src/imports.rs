@@ -153,6 +153,192 @@ pub fn package_of(name: &str, is_package: bool) -> &str {
     }
 }
 
+/// Python's hard keywords: never a name (the soft ones, `match`, `case`,
+/// `type`, `_`, are).
+const KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
+    "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
+    "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+
+/// A token of a one-line import statement (see [`simple_statements`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Word<'a> {
+    /// A name, or a dotted name written without spaces (`a.b.c`).
+    Name(&'a str),
+    /// A run of dots; `true` when a name follows it without a space.
+    Dots(u32, bool),
+    Comma,
+    Star,
+}
+
+/// The words of `code` (no comment, no line end), or `None` for any
+/// character or form [`simple_statements`] leaves to the parser.
+fn words(code: &str) -> Option<Vec<Word<'_>>> {
+    let bytes = code.as_bytes();
+    let is_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
+    let is_part = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' => i += 1,
+            b',' => {
+                out.push(Word::Comma);
+                i += 1;
+            }
+            b'*' => {
+                out.push(Word::Star);
+                i += 1;
+            }
+            b'.' => {
+                let start = i;
+                while i < bytes.len() && bytes[i] == b'.' {
+                    i += 1;
+                }
+                let adjacent = i < bytes.len() && is_start(bytes[i]);
+                out.push(Word::Dots(u32::try_from(i - start).ok()?, adjacent));
+            }
+            _ if is_start(b) => {
+                let start = i;
+                loop {
+                    while i < bytes.len() && is_part(bytes[i]) {
+                        i += 1;
+                    }
+                    // `.name` continues a dotted name; a dot before anything
+                    // else is left to the parser.
+                    if i < bytes.len() && bytes[i] == b'.' {
+                        if i + 1 < bytes.len() && is_start(bytes[i + 1]) {
+                            i += 1;
+                            continue;
+                        }
+                        return None;
+                    }
+                    break;
+                }
+                let name = &code[start..i];
+                if name.split('.').any(|part| KEYWORDS.contains(&part)) {
+                    match name {
+                        "import" | "from" | "as" => out.push(Word::Name(name)),
+                        _ => return None,
+                    }
+                } else {
+                    out.push(Word::Name(name));
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A plain name: not dotted, not a keyword.
+fn plain(word: Option<&Word<'_>>) -> Option<String> {
+    match word {
+        Some(Word::Name(name)) if !name.contains('.') && !KEYWORDS.contains(name) => Some((*name).to_owned()),
+        _ => None,
+    }
+}
+
+/// A dotted name whose parts are not keywords.
+fn dotted(word: Option<&Word<'_>>) -> Option<String> {
+    match word {
+        Some(Word::Name(name)) if !KEYWORDS.contains(name) => Some((*name).to_owned()),
+        _ => None,
+    }
+}
+
+/// One line's import statement, read from its words.
+fn simple_statement(words: &[Word<'_>], line: u32) -> Option<ImportStmt> {
+    let mut at = words.iter().peekable();
+    match at.next()? {
+        Word::Name("import") => {
+            let mut names = Vec::new();
+            loop {
+                let name = dotted(at.next())?;
+                let asname = if at.peek() == Some(&&Word::Name("as")) {
+                    at.next();
+                    Some(plain(at.next())?)
+                } else {
+                    None
+                };
+                names.push(Alias { name, asname });
+                match at.next() {
+                    None => break,
+                    Some(Word::Comma) => {}
+                    Some(_) => return None,
+                }
+            }
+            Some(ImportStmt { line, from_import: false, module: None, level: 0, names })
+        }
+        Word::Name("from") => {
+            let (level, module) = match at.next()? {
+                Word::Dots(level, true) => (*level, Some(dotted(at.next())?)),
+                Word::Dots(level, false) => (*level, None),
+                word => (0, Some(dotted(Some(word))?)),
+            };
+            if at.next()? != &Word::Name("import") {
+                return None;
+            }
+            let mut names = Vec::new();
+            if at.peek() == Some(&&Word::Star) {
+                at.next();
+                names.push(Alias { name: "*".to_owned(), asname: None });
+            } else {
+                loop {
+                    let name = plain(at.next())?;
+                    let asname = if at.peek() == Some(&&Word::Name("as")) {
+                        at.next();
+                        Some(plain(at.next())?)
+                    } else {
+                        None
+                    };
+                    names.push(Alias { name, asname });
+                    match at.next() {
+                        None => break,
+                        Some(Word::Comma) => {}
+                        Some(_) => return None,
+                    }
+                }
+            }
+            at.next().is_none().then_some(ImportStmt { line, from_import: true, module, level, names })
+        }
+        _ => None,
+    }
+}
+
+/// The import statements of `text` (registered statements, already
+/// dedented) when each of its lines is blank, a comment, or one import
+/// statement written on that one line with ASCII names: the usual
+/// registration, read without the parser (whose code a kernel then need
+/// not map). `None` for anything else (indentation, continuation lines,
+/// parentheses, semicolons, a keyword as a name, a trailing comma, other
+/// statements...): the parser reads those, and reports errors exactly as
+/// CPython does. Where both read a text, they agree (tested).
+pub fn simple_statements(text: &str) -> Option<Vec<ImportStmt>> {
+    if text.contains('\r') {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let code = line.find('#').map_or(line, |hash| &line[..hash]);
+        if code.contains(['"', '\'']) {
+            return None;
+        }
+        let code = code.trim_end_matches([' ', '\t']);
+        if code.is_empty() {
+            continue;
+        }
+        if code.starts_with([' ', '\t']) {
+            return None;
+        }
+        let line = u32::try_from(index + 1).ok()?;
+        out.push(simple_statement(&words(code)?, line)?);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

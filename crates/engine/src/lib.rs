@@ -266,15 +266,17 @@ impl Engine {
         package: &str,
         allow_other: bool,
     ) -> Result<Vec<ImportStmt>, StatementsError> {
-        let analysis = source::analyze_text(source, self.version).map_err(StatementsError::Syntax)?;
-        if let (Some((_, text)), false) = (analysis.first_other, allow_other) {
-            return Err(StatementsError::Other(text));
-        }
-        analysis
-            .imports
-            .into_iter()
-            .map(|stmt| stmt.resolved(package).map_err(StatementsError::Relative))
-            .collect()
+        let imports = match imports::simple_statements(source) {
+            Some(imports) => imports,
+            None => {
+                let analysis = source::analyze_text(source, self.version).map_err(StatementsError::Syntax)?;
+                if let (Some((_, text)), false) = (analysis.first_other, allow_other) {
+                    return Err(StatementsError::Other(text));
+                }
+                analysis.imports
+            }
+        };
+        imports.into_iter().map(|stmt| stmt.resolved(package).map_err(StatementsError::Relative)).collect()
     }
 
     // ----------------------------------------------------------------------

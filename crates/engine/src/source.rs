@@ -649,6 +649,91 @@ pub fn analyze_module(bytes: &[u8], version: (u8, u8), binds: bool) -> Result<Mo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `imports::simple_statements` (registrations read without the
+    /// parser) against the parser, on random lines made of the pieces
+    /// import statements are made of, valid or not: wherever it answers,
+    /// the parser parses the text without error and finds the same imports
+    /// and no other statement; and it answers often enough to matter.
+    #[test]
+    fn simple_statements_agree_with_the_parser() {
+        const PIECES: [&str; 34] = [
+            "import",
+            "from",
+            "as",
+            "a",
+            "b",
+            "pkg",
+            "_x9",
+            "match",
+            "type",
+            "if",
+            "None",
+            "async",
+            ".",
+            "..",
+            "...",
+            ",",
+            "*",
+            "(",
+            ")",
+            ";",
+            "#c",
+            "\\",
+            "=",
+            "'s'",
+            " ",
+            " ",
+            " ",
+            "\t",
+            "é",
+            "a.b",
+            "a.",
+            ".a",
+            "import a",
+            "from . import",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut accepted = 0;
+        let cases = 20_000;
+        for _ in 0..cases {
+            let mut text = String::new();
+            for _ in 0..1 + next(3) {
+                // Mostly well-formed shapes, with random pieces mixed in.
+                let shape: Vec<&str> = match next(4) {
+                    0 => vec!["import", " ", "a", ",", " ", "pkg", ".", "b", " ", "as", " ", "_x9"],
+                    1 => vec![
+                        "from", " ", "..", "pkg", " ", "import", " ", "a", " ", "as", " ", "b", ",", "match",
+                    ],
+                    2 => vec!["from", " ", ".", " ", "import", " ", "*"],
+                    _ => vec![],
+                };
+                let mut line: Vec<String> = shape.iter().map(|p| (*p).to_owned()).collect();
+                for _ in 0..next(4) {
+                    let at = next(line.len() + 1);
+                    line.insert(at, PIECES[next(PIECES.len())].to_owned());
+                }
+                if next(3) == 0 && !line.is_empty() {
+                    line.remove(next(line.len()));
+                }
+                text.push_str(&line.concat());
+                text.push('\n');
+            }
+            let Some(quick) = crate::imports::simple_statements(&text) else { continue };
+            accepted += 1;
+            let parsed = analyze_text(&text, (3, 11))
+                .unwrap_or_else(|e| panic!("{text:?}: read without the parser, but the parser says {e:?}"));
+            assert_eq!(parsed.first_other, None, "{text:?}");
+            assert_eq!(quick, parsed.imports, "{text:?}");
+        }
+        assert!(accepted > cases / 10, "only {accepted} of {cases} texts read without the parser");
+    }
     use crate::decode::decode;
 
     fn analyze_module_imports(bytes: &[u8], version: (u8, u8)) -> Result<ModuleSource, SourceError> {
