@@ -249,27 +249,36 @@ fn dotted(word: Option<&Word<'_>>) -> Option<String> {
     }
 }
 
+/// `name [as name], ...` up to the last word (no trailing comma), each name
+/// read by `read`.
+fn aliases(
+    at: &mut std::iter::Peekable<std::slice::Iter<'_, Word<'_>>>,
+    read: fn(Option<&Word<'_>>) -> Option<String>,
+) -> Option<Vec<Alias>> {
+    let mut names = Vec::new();
+    loop {
+        let name = read(at.next())?;
+        let asname = if at.peek() == Some(&&Word::Name("as")) {
+            at.next();
+            Some(plain(at.next())?)
+        } else {
+            None
+        };
+        names.push(Alias { name, asname });
+        match at.next() {
+            None => return Some(names),
+            Some(Word::Comma) => {}
+            Some(_) => return None,
+        }
+    }
+}
+
 /// One line's import statement, read from its words.
 fn simple_statement(words: &[Word<'_>], line: u32) -> Option<ImportStmt> {
     let mut at = words.iter().peekable();
     match at.next()? {
         Word::Name("import") => {
-            let mut names = Vec::new();
-            loop {
-                let name = dotted(at.next())?;
-                let asname = if at.peek() == Some(&&Word::Name("as")) {
-                    at.next();
-                    Some(plain(at.next())?)
-                } else {
-                    None
-                };
-                names.push(Alias { name, asname });
-                match at.next() {
-                    None => break,
-                    Some(Word::Comma) => {}
-                    Some(_) => return None,
-                }
-            }
+            let names = aliases(&mut at, dotted)?;
             Some(ImportStmt { line, from_import: false, module: None, level: 0, names })
         }
         Word::Name("from") => {
@@ -281,28 +290,16 @@ fn simple_statement(words: &[Word<'_>], line: u32) -> Option<ImportStmt> {
             if at.next()? != &Word::Name("import") {
                 return None;
             }
-            let mut names = Vec::new();
-            if at.peek() == Some(&&Word::Star) {
+            let names = if at.peek() == Some(&&Word::Star) {
                 at.next();
-                names.push(Alias { name: "*".to_owned(), asname: None });
-            } else {
-                loop {
-                    let name = plain(at.next())?;
-                    let asname = if at.peek() == Some(&&Word::Name("as")) {
-                        at.next();
-                        Some(plain(at.next())?)
-                    } else {
-                        None
-                    };
-                    names.push(Alias { name, asname });
-                    match at.next() {
-                        None => break,
-                        Some(Word::Comma) => {}
-                        Some(_) => return None,
-                    }
+                if at.next().is_some() {
+                    return None;
                 }
-            }
-            at.next().is_none().then_some(ImportStmt { line, from_import: true, module, level, names })
+                vec![Alias { name: "*".to_owned(), asname: None }]
+            } else {
+                aliases(&mut at, plain)?
+            };
+            Some(ImportStmt { line, from_import: true, module, level, names })
         }
         _ => None,
     }
