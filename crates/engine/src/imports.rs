@@ -155,7 +155,7 @@ pub fn package_of(name: &str, is_package: bool) -> &str {
 
 /// Python's hard keywords: never a name (the soft ones, `match`, `case`,
 /// `type`, `_`, are).
-const KEYWORDS: [&str; 35] = [
+pub(crate) const KEYWORDS: [&str; 35] = [
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
     "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
     "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",

@@ -14,7 +14,7 @@
 //! it to the full parse on the standard library and generated sources).
 
 use crate::decode::decode_lenient;
-use crate::imports::{Alias, ImportStmt};
+use crate::imports::{Alias, ImportStmt, KEYWORDS};
 
 /// The imports `bytes` (a module's source) runs at import time, or `None`
 /// when the scanner cannot decide.
@@ -608,12 +608,6 @@ struct Blocks<'a> {
     stack: Vec<Block>,
     out: Vec<ImportStmt>,
 }
-
-const KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
-    "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
-    "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
-];
 
 impl Blocks<'_> {
     fn text(&self, tok: &Tok) -> &str {

@@ -532,13 +532,8 @@ impl Trust {
         if self.started_ns.is_none() {
             return;
         }
-        let mut last: Option<&Path> = None;
         for meta in metas {
             let Some(dir) = meta.file.as_deref().and_then(Path::parent) else { continue };
-            if last.is_some_and(|last| last.as_os_str() == dir.as_os_str()) {
-                continue;
-            }
-            last = Some(dir);
             let key = dir.as_os_str().as_encoded_bytes();
             if !self.local.contains_key(key) {
                 self.local.insert(Box::from(key), crate::watch::local_fs(dir));
