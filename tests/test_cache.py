@@ -43,10 +43,10 @@ SCRIPT = textwrap.dedent(
 N = 6
 
 
-def make_project(root: Path) -> None:
+def make_project(root: Path, n: int = N) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "app.py").write_text("".join(f"import m{i}\n" for i in range(N)))
-    for i in range(N):
+    (root / "app.py").write_text("".join(f"import m{i}\n" for i in range(n)))
+    for i in range(n):
         below = f"from m{i - 1} import f\n" if i else ""
         (root / f"m{i}.py").write_text(f"{below}def f():\n    return {i}\n")
 
@@ -111,6 +111,37 @@ def test_an_edit_is_never_answered_from_the_cache(project: Path, tmp_path: Path)
     assert after["deps"]["m3"] == ["m1"]
     assert after["counts"]["cached"] == N  # every file but the edited one
     assert after["counts"]["cache_writes"] == 1
+
+
+def test_a_large_cache_is_checked_ahead_and_still_sees_every_edit(tmp_path: Path):
+    # From 256 entries on, the files' metadata is checked on a helper thread
+    # ahead of the registration's own walk; an edit anywhere in the order,
+    # even one that keeps the size and puts the mtime back, is still read.
+    n = 300
+    project = tmp_path / "big"
+    make_project(project, n)
+    time.sleep(0.1)  # past the racy window: every entry records metadata
+    cache = tmp_path / "cache"
+    cold = run(project, cache)
+    assert cold["counts"]["cache_writes"] == 1
+    edited = (102, 200, n - 1)
+    for i in edited:
+        path = project / f"m{i}.py"
+        before = path.stat()
+        path.write_text(path.read_text().replace(f"from m{i - 1} import f", "from m100 import f"))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_size == before.st_size
+    warm = run(project, cache)
+    for i in edited:
+        assert warm["deps"][f"m{i}"] == ["m100"]
+    assert warm["deps"]["m150"] == ["m149"]
+    unchanged = n + 1 - len(edited)
+    assert warm["counts"]["cached"] == warm["counts"]["unread"] == unchanged
+    assert warm["counts"]["cache_writes"] == 1
+    time.sleep(0.1)
+    again = run(project, cache)
+    assert again["counts"]["unread"] == n + 1
+    assert again["deps"] == warm["deps"]
 
 
 def test_a_truncated_cache_file_is_ignored_and_replaced(project: Path, tmp_path: Path):

@@ -191,26 +191,36 @@ impl Loaded {
         self.by_hash.get(&hash).map(|&i| i as usize)
     }
 
-    fn slot_of(&self, path: &Path) -> Option<usize> {
+    /// The entry of `path`, if any.
+    pub fn slot_of(&self, path: &Path) -> Option<usize> {
         let path = path.as_os_str().as_encoded_bytes();
         let i = *self.by_path.get(&path_key(path))? as usize;
         (self.bytes[self.slots[i].path.clone()] == *path).then_some(i)
     }
 
-    /// The entry of `path` when `meta` (the file's metadata now) is the
-    /// metadata it was hashed with, outside the racy window.
-    pub fn unchanged(&self, path: &Path, meta: &Meta) -> Option<Unchanged> {
-        let i = self.slot_of(path)?;
-        let slot = &self.slots[i];
-        match &slot.meta {
-            Some((seen, hashed_at)) if seen == meta && !meta.is_racy(*hashed_at) => Some(Unchanged {
-                hash: slot.hash,
-                hashed_at_ns: *hashed_at,
-                bytecode_current: slot.bytecode_current,
-                slot: i,
-            }),
-            _ => None,
-        }
+    /// Entry `slot` when `meta` (its file's metadata now) is the metadata
+    /// it was hashed with, outside the racy window.
+    pub fn unchanged(&self, slot: usize, meta: &Meta) -> Option<Unchanged> {
+        let (_, hashed_at_ns) = self.recorded(slot).filter(|(seen, _)| seen == meta)?;
+        let entry = &self.slots[slot];
+        Some(Unchanged { hash: entry.hash, hashed_at_ns, bytecode_current: entry.bytecode_current, slot })
+    }
+
+    /// The metadata entry `slot`'s file was hashed with, and when, unless
+    /// that was inside the racy window (then a look at the metadata cannot
+    /// tell that the file is unchanged).
+    pub fn recorded(&self, slot: usize) -> Option<(Meta, i64)> {
+        self.slots[slot].meta.filter(|(seen, hashed_at)| !seen.is_racy(*hashed_at))
+    }
+
+    /// Whether entry `slot`'s file still has the metadata it was hashed
+    /// with (one `lstat`; see [`Loaded::unchanged`]).
+    #[cfg(unix)]
+    pub fn still_unchanged(&self, slot: usize, lstat: &mut crate::fingerprint::Lstat) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let Some((seen, _)) = self.recorded(slot) else { return false };
+        let path = Path::new(std::ffi::OsStr::from_bytes(&self.bytes[self.slots[slot].path.clone()]));
+        lstat.regular_file(path) == Some(seen)
     }
 
     /// Whether `record` is already recorded as it is (the same bytes would
@@ -282,7 +292,7 @@ impl Location {
     /// Write `fresh` entries (most recent) before the `old` ones they do not
     /// replace; errors are ignored (no cache is not an error). Files of this
     /// workspace written by other builds or Pythons are removed.
-    pub fn store(&self, fresh: Fresh, old: Loaded) {
+    pub fn store(&self, fresh: Fresh, old: &Loaded) {
         let mut out = header(self.version);
         let mut count = fresh.count;
         put_u32(&mut out, 0);
@@ -611,19 +621,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let location = Location::new(dir.path().to_path_buf(), &[PathBuf::from("/ws")], (3, 11));
         assert!(location.load().is_empty());
-        location.store(fresh(&[entry("/ws/a.py", 1), entry("/ws/b.py", 2)]), Loaded::default());
+        location.store(fresh(&[entry("/ws/a.py", 1), entry("/ws/b.py", 2)]), &Loaded::default());
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
-        location.store(fresh(&[entry("/ws/b.py", 3)]), loaded);
+        location.store(fresh(&[entry("/ws/b.py", 3)]), &loaded);
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
         assert!(
             loaded.slot_with(3).is_some() && loaded.slot_with(2).is_none() && loaded.slot_with(1).is_some()
         );
         let meta = Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 };
-        assert_eq!(loaded.unchanged(Path::new("/ws/a.py"), &meta).map(|e| e.hash), Some(1));
+        let a = loaded.slot_of(Path::new("/ws/a.py")).expect("a.py's entry");
+        assert_eq!(loaded.unchanged(a, &meta).map(|e| e.hash), Some(1));
         let touched = Meta { mtime_ns: 7, ..meta };
-        assert!(loaded.unchanged(Path::new("/ws/a.py"), &touched).is_none());
+        assert!(loaded.unchanged(a, &touched).is_none());
         let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file left behind");
     }

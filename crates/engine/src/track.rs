@@ -497,8 +497,10 @@ pub(crate) struct Prepared {
 #[derive(Debug)]
 pub(crate) struct Session {
     location: Location,
-    loaded: Loaded,
+    loaded: std::sync::Arc<Loaded>,
     fresh: Fresh,
+    /// Checks of `loaded`'s entries under way (large caches only).
+    ahead: Option<Ahead>,
 }
 
 /// What registration may take as known about files older than this
@@ -680,12 +682,18 @@ fn unchanged(
     known: &Loaded,
     trust: &Trust,
     lstat: &mut fingerprint::Lstat,
+    ahead: Option<&Ahead>,
 ) -> Result<Prepared, ModuleMeta> {
-    let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix) && !known.is_empty()) else {
+    let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix)) else {
         return Err(meta);
     };
-    let Some(now) = lstat.regular_file(file) else { return Err(meta) };
-    let Some(entry) = known.unchanged(file, &now) else {
+    let Some(slot) = known.slot_of(file) else { return Err(meta) };
+    let now = match ahead.map_or(Verdict::Unknown, |ahead| ahead.verdict(slot)) {
+        Verdict::Unchanged => known.recorded(slot).map(|(seen, _)| seen),
+        Verdict::Changed => None,
+        Verdict::Unknown => lstat.regular_file(file),
+    };
+    let Some((now, entry)) = now.and_then(|now| Some((now, known.unchanged(slot, &now)?))) else {
         return Err(meta);
     };
     let hashed_at_ns = entry.hashed_at_ns;
@@ -746,56 +754,106 @@ fn edited_after_bytecode(source: &fingerprint::Meta, cached: &Path) -> bool {
 }
 
 /// [`unchanged`] for every module, in order: `Err` gives back the modules
-/// whose files must be read. From [`CHECK_SPLIT_AT`] modules on, the second
-/// half is checked on a helper thread (an `lstat` each: a few microseconds
-/// of system time, which two cores do in about 60% of one's time). The
-/// results go to slots the calling thread allocated, so the helper's
-/// allocator arena holds only its directory descriptors.
-fn check_all(metas: Vec<ModuleMeta>, known: &Loaded, trust: &Trust) -> Vec<Result<Prepared, ModuleMeta>> {
+/// whose files must be read. Files the [`Ahead`] helper has looked at cost
+/// no system call here.
+fn check_all(
+    metas: Vec<ModuleMeta>,
+    known: &Loaded,
+    trust: &Trust,
+    ahead: Option<&Ahead>,
+) -> Vec<Result<Prepared, ModuleMeta>> {
     if known.is_empty() {
         return metas.into_iter().map(Err).collect();
     }
-    let check = |ins: &mut [Option<ModuleMeta>], outs: &mut [Option<Result<Prepared, ModuleMeta>>]| {
-        let mut lstat = fingerprint::Lstat::default();
-        for (meta, out) in ins.iter_mut().zip(outs) {
-            *out = meta.take().map(|meta| unchanged(meta, known, trust, &mut lstat));
-        }
-    };
-    let mut ins: Vec<Option<ModuleMeta>> = metas.into_iter().map(Some).collect();
-    let mut outs: Vec<Option<Result<Prepared, ModuleMeta>>> =
-        std::iter::repeat_with(|| None).take(ins.len()).collect();
-    if ins.len() < CHECK_SPLIT_AT {
-        check(&mut ins, &mut outs);
-    } else {
-        let half = ins.len() / 2;
-        let (ins_here, ins_theirs) = ins.split_at_mut(half);
-        let (outs_here, outs_theirs) = outs.split_at_mut(half);
-        // Checked by the helper, or here if no thread can be had.
-        let theirs = std::sync::Mutex::new(Some((ins_theirs, outs_theirs)));
-        let take = || theirs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new().name("liveimport-check".into());
-            let helper = worker.spawn_scoped(scope, || {
-                if let Some((ins, outs)) = take() {
-                    check(ins, outs);
-                }
-            });
-            check(ins_here, outs_here);
-            if let Ok(handle) = helper {
-                if let Err(panic) = handle.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-            if let Some((ins, outs)) = take() {
-                check(ins, outs);
-            }
-        });
-    }
-    outs.into_iter().zip(ins).filter_map(|(out, meta)| out.or_else(|| meta.map(Err))).collect()
+    let mut lstat = fingerprint::Lstat::default();
+    metas.into_iter().map(|meta| unchanged(meta, known, trust, &mut lstat, ahead)).collect()
 }
 
-/// Batches at least this large are checked by [`check_all`] on two threads.
-const CHECK_SPLIT_AT: usize = 256;
+/// A loaded cache with at least this many entries has them looked at ahead
+/// by an [`Ahead`] helper.
+const AHEAD_AT: usize = 256;
+
+/// What a look at an entry's file found (see [`Ahead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Not looked at yet.
+    Unknown = 0,
+    /// The file has the metadata the entry records: it need not be read.
+    Unchanged = 1,
+    /// It may differ (or the entry records no usable metadata).
+    Changed = 2,
+}
+
+/// The unchanged-metadata checks of a loaded cache's entries (an `lstat`
+/// each, a few microseconds of system time), run on a helper thread in the
+/// entries' order (the order of the registration that wrote them, which
+/// the next one mostly repeats) while the calling thread asks the
+/// interpreter about modules and interns their dependencies. A file the
+/// helper has not reached yet is looked at by the calling thread, as
+/// without a helper. A file edited between the helper's look and the
+/// watch that starts after the registration is seen as edited by the next
+/// poll, as one edited just after the calling thread's own look would be.
+/// Stopped and joined when dropped (at the end of the operation).
+#[derive(Debug)]
+struct Ahead {
+    verdicts: std::sync::Arc<[std::sync::atomic::AtomicU8]>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    helper: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ahead {
+    /// Start looking at `loaded`'s entries; `None` when no thread can be had.
+    #[cfg(unix)]
+    fn start(loaded: &std::sync::Arc<Loaded>) -> Option<Ahead> {
+        use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+        use std::sync::Arc;
+        let verdicts: Arc<[AtomicU8]> =
+            (0..loaded.len()).map(|_| AtomicU8::new(Verdict::Unknown as u8)).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (loaded, theirs, stopped) = (Arc::clone(loaded), Arc::clone(&verdicts), Arc::clone(&stop));
+        let helper = std::thread::Builder::new()
+            .name("liveimport-check".into())
+            .spawn(move || {
+                let mut lstat = fingerprint::Lstat::default();
+                for (slot, verdict) in theirs.iter().enumerate() {
+                    if stopped.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let found = if loaded.still_unchanged(slot, &mut lstat) {
+                        Verdict::Unchanged
+                    } else {
+                        Verdict::Changed
+                    };
+                    verdict.store(found as u8, Ordering::Release);
+                }
+            })
+            .ok()?;
+        Some(Ahead { verdicts, stop, helper: Some(helper) })
+    }
+
+    #[cfg(not(unix))]
+    fn start(_loaded: &std::sync::Arc<Loaded>) -> Option<Ahead> {
+        None
+    }
+
+    fn verdict(&self, slot: usize) -> Verdict {
+        match self.verdicts.get(slot).map(|v| v.load(std::sync::atomic::Ordering::Acquire)) {
+            Some(1) => Verdict::Unchanged,
+            Some(2) => Verdict::Changed,
+            _ => Verdict::Unknown,
+        }
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(helper) = self.helper.take() {
+            // A panic there (none is expected) only loses the look-ahead.
+            let _ = helper.join();
+        }
+    }
+}
 
 /// [`prepare`] the modules [`check_all`] could not answer unread (on the
 /// threads [`read_all`] says), and return every module's, in order.
@@ -872,8 +930,9 @@ impl Engine {
         if self.session.is_none() {
             if let Some(dir) = self.reading.dir.clone() {
                 let location = Location::new(dir, self.workspace.dirs(), self.version);
-                let loaded = location.load();
-                self.session = Some(Session { location, loaded, fresh: Fresh::default() });
+                let loaded = std::sync::Arc::new(location.load());
+                let ahead = if loaded.len() >= AHEAD_AT { Ahead::start(&loaded) } else { None };
+                self.session = Some(Session { location, loaded, fresh: Fresh::default(), ahead });
             }
         }
         self.reading.prepared += metas.len();
@@ -889,11 +948,14 @@ impl Engine {
         let mut trust = Trust::new();
         trust.learn(&metas);
         let empty = Loaded::default();
-        let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
-        let mut checked = check_all(metas, known, &trust).into_iter().peekable();
+        let (known, ahead) = match &self.session {
+            Some(session) => (&*session.loaded, session.ahead.as_ref()),
+            None => (&empty, None),
+        };
+        let mut checked = check_all(metas, known, &trust, ahead).into_iter().peekable();
         while checked.peek().is_some() {
             let round: Vec<Result<Prepared, ModuleMeta>> = checked.by_ref().take(ROUND).collect();
-            let known = self.session.as_ref().map_or(&empty, |s| &s.loaded);
+            let known = self.session.as_ref().map_or(&empty, |s| &*s.loaded);
             let batch = prepare_all(round, self.version, known, &trust);
             let counts = &mut self.reading.counts;
             for mut p in batch {
@@ -909,7 +971,7 @@ impl Engine {
                 }
                 if let Some(Ok(())) = p.analysed {
                     let (loaded, fresh) = match self.session.as_mut() {
-                        Some(session) => (Some(&session.loaded), Some(&mut session.fresh)),
+                        Some(session) => (Some(&*session.loaded), Some(&mut session.fresh)),
                         None => (None, None),
                     };
                     let imports = match (p.slot, loaded) {
@@ -950,9 +1012,11 @@ impl Engine {
     /// the rest, and give memory freed by a large batch back to the system.
     pub(crate) fn finish_reading(&mut self) {
         let prepared = std::mem::take(&mut self.reading.prepared);
-        if let Some(session) = self.session.take() {
+        if let Some(mut session) = self.session.take() {
+            // The helper stops before anything is written.
+            drop(session.ahead.take());
             if !session.fresh.is_empty() {
-                session.location.store(session.fresh, session.loaded);
+                session.location.store(session.fresh, &session.loaded);
                 self.reading.counts.cache_writes += 1;
             }
         }
