@@ -29,17 +29,27 @@ fn main() {
     println!("cargo:rerun-if-changed=plt-first.ld");
     println!("cargo:rerun-if-env-changed=LIVEIMPORT_SYMBOL_ORDER");
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let file = dir.join("symbol-order.txt");
     let wanted = match env::var("LIVEIMPORT_SYMBOL_ORDER").as_deref() {
         Ok("0") => false,
         Ok("1") => true,
         _ => links_with_rust_lld(),
     };
-    if wanted && file.is_file() {
-        println!("cargo:rustc-link-arg-cdylib=-Wl,--symbol-ordering-file={}", file.display());
+    if !wanted {
+        return;
+    }
+    // The linker reads copies in OUT_DIR: a build of the same package from
+    // another directory (the sdist test builds one with this checkout's
+    // target directory) shares OUT_DIR, and cargo may reuse this script's
+    // output without running it again, so the paths must stay valid.
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_default());
+    let copy = |name: &str| {
+        let copied = out.join(name);
+        std::fs::copy(dir.join(name), &copied).ok().map(|_| copied)
+    };
+    if let Some(order) = copy("symbol-order.txt") {
+        println!("cargo:rustc-link-arg-cdylib=-Wl,--symbol-ordering-file={}", order.display());
         println!("cargo:rustc-link-arg-cdylib=-Wl,--no-warn-symbol-ordering");
-        let script = dir.join("plt-first.ld");
-        if script.is_file() {
+        if let Some(script) = copy("plt-first.ld") {
             println!("cargo:rustc-link-arg-cdylib=-Wl,-T,{}", script.display());
         }
     }
