@@ -837,11 +837,11 @@ impl Ahead {
     }
 
     fn verdict(&self, slot: usize) -> Verdict {
-        match self.verdicts.get(slot).map(|v| v.load(std::sync::atomic::Ordering::Acquire)) {
-            Some(1) => Verdict::Unchanged,
-            Some(2) => Verdict::Changed,
-            _ => Verdict::Unknown,
-        }
+        let found = self.verdicts.get(slot).map(|v| v.load(std::sync::atomic::Ordering::Acquire));
+        [Verdict::Unchanged, Verdict::Changed]
+            .into_iter()
+            .find(|v| found == Some(*v as u8))
+            .unwrap_or(Verdict::Unknown)
     }
 }
 
