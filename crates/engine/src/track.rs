@@ -855,72 +855,180 @@ impl Drop for Ahead {
     }
 }
 
-/// [`prepare`] the modules [`check_all`] could not answer unread (on the
-/// threads [`read_all`] says), and return every module's, in order.
-fn prepare_all(
+/// Batches with at least this many files to read share them with a helper
+/// thread (below that, starting one costs more than it saves).
+const HELP_AT: usize = 16;
+
+/// How many modules the helper may read ahead of those the calling thread
+/// has taken: a bound on what it has allocated and not handed over.
+const READ_AHEAD: usize = 128;
+
+/// Give `each` every module's [`Prepared`], in order, on the calling thread:
+/// those [`check_all`] answered, and the others once read ([`prepare`]).
+/// From [`HELP_AT`] files on, the calling thread and a helper both take the
+/// next file to read, and the calling thread hands over each result as soon
+/// as it and those before it are ready: what `each` does (interning) overlaps
+/// the helper's reading, and neither thread waits for the other until the
+/// last file.
+fn prepare_each(
     checked: Vec<Result<Prepared, ModuleMeta>>,
     version: (u8, u8),
     known: &Loaded,
     trust: &Trust,
-) -> Vec<Prepared> {
-    let mut slots: Vec<Option<Prepared>> = Vec::with_capacity(checked.len());
-    let mut rest = Vec::new();
-    for result in checked {
-        match result {
-            Ok(prepared) => slots.push(Some(prepared)),
-            Err(meta) => {
-                slots.push(None);
-                rest.push(meta);
-            }
-        }
-    }
-    let mut read = read_all(rest, version, known, trust).into_iter();
-    slots.into_iter().filter_map(|slot| slot.or_else(|| read.next())).collect()
+    each: impl FnMut(Prepared),
+) {
+    read_each(checked, |meta, bufs| prepare(meta, version, known, trust, bufs), each);
 }
 
-/// Batches of files to read at least this large are read on a helper
-/// thread; from [`SPLIT_AT`] on, half there and half on the calling one.
-const HELP_AT: usize = 64;
-const SPLIT_AT: usize = 128;
-
-/// Modules prepared per round (see `Engine::prepare_batch`).
-const ROUND: usize = 128;
-
-/// [`prepare`] each module, in order. The files are shared with a helper
-/// thread from [`HELP_AT`] on: half each from [`SPLIT_AT`] on (both cores:
-/// reading and scanning is most of a cold registration), all of them below.
-/// Each thread reads every file into one buffer; what they allocate for a
-/// while (import lists, cache entries) is made compact and freed after each
-/// round (see `Engine::prepare_batch`).
-fn read_all(mut metas: Vec<ModuleMeta>, version: (u8, u8), known: &Loaded, trust: &Trust) -> Vec<Prepared> {
-    let run = |metas: Vec<ModuleMeta>| {
+/// [`prepare_each`] with `read` for [`prepare`].
+fn read_each(
+    checked: Vec<Result<Prepared, ModuleMeta>>,
+    read: impl Fn(ModuleMeta, &mut Buffers) -> Prepared + Sync,
+    mut each: impl FnMut(Prepared),
+) {
+    let to_read = checked.iter().filter(|c| c.is_err()).count();
+    if to_read < HELP_AT {
         let mut bufs = Buffers::default();
-        let mut out = Vec::with_capacity(metas.len());
-        out.extend(metas.into_iter().map(|m| prepare(m, version, known, trust, &mut bufs)));
-        out
-    };
-    if metas.len() < HELP_AT {
-        return run(metas);
+        for module in checked {
+            each(module.unwrap_or_else(|meta| read(meta, &mut bufs)));
+        }
+        return;
     }
-    // Half on a helper, half here (from SPLIT_AT on); else all on a helper.
-    let here = if metas.len() >= SPLIT_AT { metas.len() / 2 } else { 0 };
-    let theirs = std::sync::Mutex::new(metas.split_off(here));
-    // Taken by the helper, or here if no thread can be had.
-    let take = || std::mem::take(&mut *theirs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    let stream = Stream::new(checked, to_read);
     std::thread::scope(|scope| {
         // The stack a main thread has: sources up to 16 KiB are parsed on
-        // the calling thread (see `source::on_deep_stack`).
+        // the reading thread (see `source::on_deep_stack`).
         let worker = std::thread::Builder::new().name("liveimport-prepare".into()).stack_size(8 << 20);
-        let helper = worker.spawn_scoped(scope, || run(take()));
-        let mut prepared = run(metas);
-        match helper {
-            Ok(handle) => {
-                prepared.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            }
-            Err(_) => prepared.extend(run(take())),
+        let helper = worker.spawn_scoped(scope, || {
+            // A panic here stops the calling thread's wait; join re-raises it.
+            let _stop = StopOnDrop(&stream.stop);
+            let mut bufs = Buffers::default();
+            while stream.read_one(true, |meta| read(meta, &mut bufs)) {}
+        });
+        {
+            // Stops the helper if anything here panics.
+            let _stop = StopOnDrop(&stream.stop);
+            let mut bufs = Buffers::default();
+            stream.hand_over(|meta| read(meta, &mut bufs), &mut each);
         }
-        prepared
-    })
+        if let Ok(helper) = helper {
+            if let Err(panic) = helper.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// One batch's modules, shared by the threads of [`prepare_each`].
+struct Stream {
+    slots: Vec<Slot>,
+    /// The positions of the modules to read, in order; `next` indexes it.
+    to_read: Vec<usize>,
+    next: std::sync::atomic::AtomicUsize,
+    /// How many modules the calling thread has taken (handed to `each`).
+    taken: std::sync::atomic::AtomicUsize,
+    /// Set when either thread is done or failing: nobody waits any more.
+    stop: std::sync::atomic::AtomicBool,
+}
+
+struct Slot {
+    cell: std::sync::Mutex<Cell>,
+    /// `cell` holds `Cell::Ready`.
+    ready: std::sync::atomic::AtomicBool,
+}
+
+enum Cell {
+    ToRead(ModuleMeta),
+    Ready(Prepared),
+    Taken,
+}
+
+/// Sets its flag when dropped, unwinding included.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Stream {
+    fn new(checked: Vec<Result<Prepared, ModuleMeta>>, to_read: usize) -> Stream {
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        let mut positions = Vec::with_capacity(to_read);
+        let slots = checked
+            .into_iter()
+            .enumerate()
+            .map(|(i, module)| {
+                let (cell, ready) = match module {
+                    Ok(prepared) => (Cell::Ready(prepared), true),
+                    Err(meta) => {
+                        positions.push(i);
+                        (Cell::ToRead(meta), false)
+                    }
+                };
+                Slot { cell: std::sync::Mutex::new(cell), ready: AtomicBool::new(ready) }
+            })
+            .collect();
+        Stream {
+            slots,
+            to_read: positions,
+            next: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// Read the next module no thread has taken; `false` when none is left
+    /// (or the other thread stopped). The helper (`bounded`) first waits
+    /// until it is at most [`READ_AHEAD`] modules ahead of the hand-over.
+    fn read_one(&self, bounded: bool, read: impl FnOnce(ModuleMeta) -> Prepared) -> bool {
+        use std::sync::atomic::Ordering;
+        let Some(&at) = self.to_read.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return false };
+        while bounded && at >= self.taken.load(Ordering::Acquire) + READ_AHEAD {
+            if self.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        let slot = &self.slots[at];
+        // The guard is dropped with the statement: not held while reading.
+        let cell = std::mem::replace(&mut *lock(&slot.cell), Cell::Taken);
+        if let Cell::ToRead(meta) = cell {
+            let prepared = read(meta);
+            *lock(&slot.cell) = Cell::Ready(prepared);
+            slot.ready.store(true, Ordering::Release);
+        }
+        true
+    }
+
+    /// The calling thread's part: hand every module over in order, reading
+    /// the next unread one itself whenever the one due is not ready.
+    fn hand_over(&self, mut read: impl FnMut(ModuleMeta) -> Prepared, each: &mut impl FnMut(Prepared)) {
+        use std::sync::atomic::Ordering;
+        let mut due = 0;
+        while let Some(slot) = self.slots.get(due) {
+            if slot.ready.load(Ordering::Acquire) {
+                let cell = std::mem::replace(&mut *lock(&slot.cell), Cell::Taken);
+                if let Cell::Ready(prepared) = cell {
+                    each(prepared);
+                }
+                due += 1;
+                self.taken.store(due, Ordering::Release);
+            } else if !self.read_one(false, &mut read) {
+                // The helper is reading the one due, or has failed (its
+                // panic is raised when it is joined).
+                if self.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -938,73 +1046,57 @@ impl Engine {
         self.reading.prepared += metas.len();
         let mut prepared = Vec::with_capacity(metas.len());
         // Files the cache answers unread (an `lstat` each) are checked
-        // first, for the whole batch (`check_all`); the others are read in
-        // rounds: what the helper threads allocate for a round (import
-        // lists, cache entries, dependency names) is made compact here
-        // (entries encoded, names interned) and freed before the next round,
-        // whose helpers reuse the same allocator arenas. So those arenas
-        // stay small, whatever the batch's size: glibc does not give the
-        // free top of a thread's arena back to the system.
+        // first, for the whole batch (`check_all`); the others are read on
+        // two threads while this one interns the dependencies of those
+        // ready, in order, and notes what the cache should learn.
         let mut trust = Trust::new();
         trust.learn(&metas);
         let empty = Loaded::default();
-        let (known, ahead) = match &self.session {
-            Some(session) => (&*session.loaded, session.ahead.as_ref()),
-            None => (&empty, None),
+        let Engine { table, reading, session, version, .. } = self;
+        let (known, ahead, mut fresh) = match session {
+            Some(Session { loaded, ahead, fresh, .. }) => (&**loaded, ahead.as_ref(), Some(fresh)),
+            None => (&empty, None, None),
         };
-        let mut checked = check_all(metas, known, &trust, ahead).into_iter().peekable();
-        while checked.peek().is_some() {
-            let round: Vec<Result<Prepared, ModuleMeta>> = checked.by_ref().take(ROUND).collect();
-            let known = self.session.as_ref().map_or(&empty, |s| &*s.loaded);
-            let batch = prepare_all(round, self.version, known, &trust);
-            let counts = &mut self.reading.counts;
-            for mut p in batch {
-                match p.how {
-                    How::Nothing => {}
-                    How::Parsed => counts.parsed += 1,
-                    How::Scanned => counts.scanned += 1,
-                    How::Cached => counts.cached += 1,
-                    How::Unread => {
-                        counts.cached += 1;
-                        counts.unread += 1;
-                    }
+        let checked = check_all(metas, known, &trust, ahead);
+        prepare_each(checked, *version, known, &trust, |mut p| {
+            let counts = &mut reading.counts;
+            match p.how {
+                How::Nothing => {}
+                How::Parsed => counts.parsed += 1,
+                How::Scanned => counts.scanned += 1,
+                How::Cached => counts.cached += 1,
+                How::Unread => {
+                    counts.cached += 1;
+                    counts.unread += 1;
                 }
-                if let Some(Ok(())) = p.analysed {
-                    let (loaded, fresh) = match self.session.as_mut() {
-                        Some(session) => (Some(&*session.loaded), Some(&mut session.fresh)),
-                        None => (None, None),
-                    };
-                    let imports = match (p.slot, loaded) {
-                        (Some(slot), Some(loaded)) => loaded.imports_bytes(slot),
-                        _ => &p.imports,
-                    };
-                    let package = imports::package_of(&p.meta.name, p.meta.is_package);
-                    p.deps = encoded_deps(&mut self.table, imports, package);
-                    // What the cache should learn: a file it did not know
-                    // by this path, metadata and content.
-                    if let (
-                        Some(loaded),
-                        Some(fresh),
-                        Some(path),
-                        Observed::Present { meta, hash, hashed_at_ns },
-                    ) = (loaded, fresh, p.meta.file.as_deref(), &p.observed)
-                    {
-                        let record = Record {
-                            path,
-                            hash: *hash,
-                            meta: (!meta.is_racy(*hashed_at_ns)).then_some((*meta, *hashed_at_ns)),
-                            bytecode_current: !p.edited_since_import,
-                            imports,
-                        };
-                        if p.how != How::Unread && !loaded.holds(&record) {
-                            fresh.push(&record);
-                        }
-                    }
-                    p.imports = Box::default();
-                }
-                prepared.push(p);
             }
-        }
+            if let Some(Ok(())) = p.analysed {
+                let imports = match p.slot {
+                    Some(slot) => known.imports_bytes(slot),
+                    None => &p.imports,
+                };
+                let package = imports::package_of(&p.meta.name, p.meta.is_package);
+                p.deps = encoded_deps(table, imports, package);
+                // What the cache should learn: a file it did not know by
+                // this path, metadata and content.
+                if let (Some(fresh), Some(path), Observed::Present { meta, hash, hashed_at_ns }) =
+                    (fresh.as_deref_mut(), p.meta.file.as_deref(), &p.observed)
+                {
+                    let record = Record {
+                        path,
+                        hash: *hash,
+                        meta: (!meta.is_racy(*hashed_at_ns)).then_some((*meta, *hashed_at_ns)),
+                        bytecode_current: !p.edited_since_import,
+                        imports,
+                    };
+                    if p.how != How::Unread && !known.holds(&record) {
+                        fresh.push(&record);
+                    }
+                }
+                p.imports = Box::default();
+            }
+            prepared.push(p);
+        });
         prepared
     }
 
@@ -1132,6 +1224,97 @@ mod tests {
             };
             assert_eq!(text(&from_cache, &got), text(&by_strings, &expected), "{name}");
             assert_eq!(got, expected, "same ids, interned in the same order ({name})");
+        }
+    }
+
+    #[test]
+    fn every_module_is_handed_over_once_in_order_whichever_thread_reads_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metas: Vec<ModuleMeta> = (0..300)
+            .map(|i| {
+                let file = dir.path().join(format!("m{i}.py"));
+                std::fs::write(&file, format!("import m{}\nfrom pkg import x{i}\n", i + 1)).expect("write");
+                ModuleMeta { name: format!("m{i}"), file: Some(file), is_package: false, cached: None }
+            })
+            .collect();
+        let answered = |meta| Prepared {
+            meta,
+            target: None,
+            observed: Observed::Missing,
+            edited_since_import: false,
+            analysed: None,
+            how: How::Nothing,
+            imports: Box::default(),
+            slot: None,
+            deps: Vec::new(),
+        };
+        // Every third module answered already (as the cache would), the
+        // others to read: more than the helper's read-ahead. Reads are
+        // slowed down, on the calling thread for some files (the helper
+        // then runs up to its read-ahead) and on the helper for others (the
+        // calling thread then waits for the module due).
+        let checked = |metas: &[ModuleMeta]| -> Vec<Result<Prepared, ModuleMeta>> {
+            metas
+                .iter()
+                .enumerate()
+                .map(|(i, meta)| if i % 3 == 0 { Ok(answered(meta.clone())) } else { Err(meta.clone()) })
+                .collect()
+        };
+        let calling = std::thread::current().id();
+        for slow_here in [false, true] {
+            let read = |meta: ModuleMeta, bufs: &mut Buffers| {
+                let here = std::thread::current().id() == calling;
+                let n: usize = meta.name[1..].parse().unwrap_or(0);
+                if here == slow_here && n % 10 == 1 {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                prepare(meta, (3, 11), &Loaded::default(), &Trust::default(), bufs)
+            };
+            let mut seen = Vec::new();
+            read_each(checked(&metas), read, |p| {
+                let mut first = None;
+                cache::for_each_import(&p.imports, |_, _, module, names| {
+                    first.get_or_insert_with(|| module.unwrap_or(names[0]).to_owned());
+                });
+                seen.push((p.meta.name.clone(), p.how, first));
+            });
+            assert_eq!(seen.len(), 300);
+            for (i, (name, how, first)) in seen.into_iter().enumerate() {
+                assert_eq!(name, format!("m{i}"));
+                if i % 3 == 0 {
+                    assert_eq!((how, first), (How::Nothing, None));
+                } else {
+                    assert_eq!(how, How::Parsed, "no bytecode, not older than the process: parsed");
+                    assert_eq!(first, Some(format!("m{}", i + 1)), "its own imports");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_while_reading_on_either_thread_reaches_the_caller() {
+        let metas = || -> Vec<Result<Prepared, ModuleMeta>> {
+            (0..200)
+                .map(|i| {
+                    Err(ModuleMeta { name: format!("m{i}"), file: None, is_package: false, cached: None })
+                })
+                .collect()
+        };
+        let calling = std::thread::current().id();
+        for panic_here in [false, true] {
+            let read = |meta: ModuleMeta, bufs: &mut Buffers| {
+                // Every read takes a while, so both threads take part.
+                std::thread::sleep(std::time::Duration::from_micros(200));
+                if (std::thread::current().id() == calling) == panic_here && meta.name.ends_with('7') {
+                    panic!("reading {}", meta.name);
+                }
+                prepare(meta, (3, 11), &Loaded::default(), &Trust::default(), bufs)
+            };
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_each(metas(), read, drop)));
+            let panic = outcome.expect_err("the panic is raised again");
+            let message = panic.downcast_ref::<String>().map_or("", String::as_str);
+            assert!(message.starts_with("reading m") && message.ends_with('7'), "{message}");
         }
     }
 
