@@ -501,8 +501,11 @@ fn absolute(py: Python<'_>, path: String) -> PyResult<PathBuf> {
     py.import("os.path")?.getattr("abspath")?.call1((path,))?.extract()
 }
 
+/// `sys.modules`, read from the `sys` module looked up once (an import per
+/// call costs microseconds; `sys.modules` itself may be replaced).
 fn sys_modules(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    py.import("sys")?.getattr("modules")
+    static SYS: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
+    SYS.get_or_try_init(py, || py.import("sys").map(Bound::unbind))?.bind(py).getattr(intern!(py, "modules"))
 }
 
 /// The resolver the engine uses unless given another: `sys.modules`, read
