@@ -493,6 +493,23 @@ pub(crate) struct Prepared {
     deps: Vec<Dep>,
 }
 
+impl Prepared {
+    /// A module with nothing to analyse (no file, missing, unreadable).
+    fn nothing(meta: ModuleMeta, observed: Observed) -> Prepared {
+        Prepared {
+            meta,
+            target: None,
+            observed,
+            edited_since_import: false,
+            analysed: None,
+            how: How::Nothing,
+            imports: Box::default(),
+            slot: None,
+            deps: Vec::new(),
+        }
+    }
+}
+
 /// One registration's use of the persistent cache.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -592,20 +609,9 @@ fn prepare(
     trust: &Trust,
     bufs: &mut Buffers,
 ) -> Prepared {
-    let nothing = |meta, observed| Prepared {
-        meta,
-        target: None,
-        observed,
-        edited_since_import: false,
-        analysed: None,
-        how: How::Nothing,
-        imports: Box::default(),
-        slot: None,
-        deps: Vec::new(),
-    };
     let Buffers { source: buf, encoded } = bufs;
     let Some(file) = meta.file.clone() else {
-        return nothing(meta, Observed::Missing);
+        return Prepared::nothing(meta, Observed::Missing);
     };
     let mut linked = None;
     let (target, observed) = match fingerprint::read_source(&file, buf) {
@@ -619,7 +625,7 @@ fn prepare(
     };
     let bytes: &[u8] = linked.as_deref().unwrap_or(buf);
     let Observed::Present { meta: source_meta, hash, .. } = &observed else {
-        return Prepared { target, ..nothing(meta, observed) };
+        return Prepared { target, ..Prepared::nothing(meta, observed) };
     };
     let (source_meta, hash) = (*source_meta, *hash);
     // A file older than this process needs no look at its bytecode.
@@ -1237,17 +1243,7 @@ mod tests {
                 ModuleMeta { name: format!("m{i}"), file: Some(file), is_package: false, cached: None }
             })
             .collect();
-        let answered = |meta| Prepared {
-            meta,
-            target: None,
-            observed: Observed::Missing,
-            edited_since_import: false,
-            analysed: None,
-            how: How::Nothing,
-            imports: Box::default(),
-            slot: None,
-            deps: Vec::new(),
-        };
+        let answered = |meta| Prepared::nothing(meta, Observed::Missing);
         // Every third module answered already (as the cache would), the
         // others to read: more than the helper's read-ahead. Reads are
         // slowed down, on the calling thread for some files (the helper
