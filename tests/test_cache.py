@@ -144,6 +144,29 @@ def test_a_large_cache_is_checked_ahead_and_still_sees_every_edit(tmp_path: Path
     assert again["deps"] == warm["deps"]
 
 
+def test_a_copy_in_another_package_resolves_its_relative_imports_there(tmp_path: Path):
+    # The cache knows files by content: a copy of a module with relative
+    # imports, in another package, depends on its own package's modules.
+    project = tmp_path / "pkgs"
+    for pkg in ("p", "q"):
+        (project / pkg).mkdir(parents=True)
+        (project / pkg / "__init__.py").write_text("")
+        (project / pkg / "sib.py").write_text(f"WHERE = {pkg!r}\n")
+        (project / pkg / "mod.py").write_text("from . import sib\nfrom .sib import WHERE\nimport json\n")
+    (project / "app.py").write_text("import p.mod\n")
+    cache = tmp_path / "cache"
+    first = run(project, cache)
+    assert first["deps"]["p.mod"] == ["p.sib"]
+    (project / "app.py").write_text("import p.mod\nimport q.mod\n")
+    second = run(project, cache)
+    assert second["deps"]["q.mod"] == ["q.sib"]
+    assert second["deps"]["p.mod"] == ["p.sib"]
+    assert second["counts"]["cache_writes"] == 1
+    time.sleep(0.1)
+    third = run(project, cache)
+    assert third["deps"] == second["deps"]
+
+
 def test_a_truncated_cache_file_is_ignored_and_replaced(project: Path, tmp_path: Path):
     cache = tmp_path / "cache"
     cold = run(project, cache)

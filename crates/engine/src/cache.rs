@@ -1,16 +1,23 @@
-//! The persistent analysis cache: what each module file imports, kept across
-//! processes (a kernel restart registers the same files again).
+//! The persistent analysis cache: what each module file depends on, kept
+//! across processes (a kernel restart registers the same files again).
 //!
 //! One file per workspace (the workspace directories name it), for one
 //! engine build and one Python (major, minor): a registration reads one file
 //! and, when it analysed something new, writes one file. Each entry holds a
-//! module file's content hash and the imports found in those bytes (the
+//! module file's content hash and the dependencies found in those bytes (the
 //! truth: looked up by content hash), plus the file's path and metadata when
 //! it was hashed. The metadata lets a later registration skip reading a file
 //! whose metadata is unchanged, by the rule change detection itself uses
 //! (`fingerprint`): size, mtime, ctime, inode and device all equal, and the
 //! hash taken outside the racy window. Entries are kept most recent first,
 //! one per path, at most [`MAX_ENTRIES`].
+//!
+//! Dependencies are kept resolved (`imports::each_dependency`), as indexes
+//! into one table of the file's distinct names: a registration interns each
+//! name once, however many entries mention it. Resolved names depend on the
+//! module's package only through relative imports: an entry with any records
+//! the package they were resolved against, and answers only for a module of
+//! that package.
 //!
 //! The cache is never an error and never a stale answer: a file that is
 //! missing, truncated, corrupt (checksum), of another format, build or
@@ -23,35 +30,19 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use crate::fingerprint::{ContentHash, Meta};
-#[cfg(test)]
-use crate::imports::Alias;
-use crate::imports::ImportStmt;
+use crate::graph::{Dep, NameId, Names};
 
 const MAGIC: &[u8; 8] = b"LIVEIMPC";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Entries kept per workspace file.
 pub const MAX_ENTRIES: usize = 50_000;
 /// Changes whenever the engine's analysis code may change its answers.
 const BUILD_KEY: &str = env!("LIVEIMPORT_ANALYSIS_KEY");
 
-/// One module file's entry, as a registration makes it: its imports
-/// already encoded ([`encode_imports`]), so that it is written as it is.
+/// One module file's entry, as a registration makes it.
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
     pub path: &'a Path,
-    pub hash: ContentHash,
-    /// As [`Entry::meta`].
-    pub meta: Option<(Meta, i64)>,
-    /// As [`Entry::bytecode_current`].
-    pub bytecode_current: bool,
-    pub imports: &'a [u8],
-}
-
-/// One module file, analysed (decoded whole: for tests).
-#[cfg(test)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub path: PathBuf,
     pub hash: ContentHash,
     /// The file's metadata when hashed, and when: `None` when it must not
     /// stand for the content (hashed within the racy window).
@@ -61,63 +52,45 @@ pub struct Entry {
     /// this metadata it stays so (a bytecode file is rewritten only when the
     /// source changes), and registration need not look at it again.
     pub bytecode_current: bool,
-    /// The imports that run at import time (lines and aliases dropped).
-    pub imports: Vec<ImportStmt>,
-}
-
-/// Append `imports` as an entry keeps them: what dependencies need (lines
-/// and aliases dropped). [`for_each_import`] reads them back.
-pub fn encode_imports(out: &mut Vec<u8>, imports: &[ImportStmt]) {
-    put_u32(out, imports.len() as u32);
-    for stmt in imports {
-        out.push(u8::from(stmt.from_import));
-        put_u32(out, stmt.level);
-        match &stmt.module {
-            Some(module) => {
-                out.push(1);
-                put_str(out, module);
-            }
-            None => out.push(0),
-        }
-        put_u32(out, stmt.names.len() as u32);
-        for alias in &stmt.names {
-            put_str(out, &alias.name);
-        }
-    }
-}
-
-/// Each import statement of an encoded list ([`encode_imports`], or
-/// [`Loaded::imports_bytes`]), in order, decoded in place:
-/// `f(from_import, level, module, names)`. Such a list was made here or
-/// checked when loaded; a malformed one would end the walk.
-pub fn for_each_import<'a>(imports: &'a [u8], f: impl FnMut(bool, u32, Option<&'a str>, &[&'a str])) {
-    let mut r = Reader { bytes: imports, at: 0 };
-    let _ = walk_imports(&mut r, &mut Vec::new(), f);
+    /// The package its relative imports were resolved against; `None` when
+    /// it has none (its dependencies are the same in any package).
+    pub package: Option<&'a str>,
+    /// Its dependencies, without repeats, in order (names of `names`).
+    pub deps: &'a [Dep],
 }
 
 /// A workspace's cache file, loaded: its bytes, checked whole, and an index
-/// of its entries. An entry's imports are decoded only when asked for, and
-/// entries kept as they were are written back byte for byte.
+/// of its entries. An entry's dependencies are read only when asked for, and
+/// entries kept as they were are written back with their bytes as they are
+/// (only their names' indexes change).
 #[derive(Debug, Default)]
 pub struct Loaded {
     bytes: Vec<u8>,
+    /// Where each name of the file's table lies in `bytes` (UTF-8, checked).
+    names: Vec<(u32, u32)>,
     slots: Vec<Slot>,
     by_hash: FxHashMap<ContentHash, u32>,
     /// By the hash of the path's bytes (checked against the entry's path).
     by_path: FxHashMap<u64, u32>,
 }
 
-/// One entry of a loaded file: its fixed fields, and where it lies.
+/// One entry of a loaded file: where its parts lie in `Loaded::bytes`.
 #[derive(Debug)]
 struct Slot {
-    /// The whole entry, encoded, and its path, in `Loaded::bytes`.
-    raw: std::ops::Range<usize>,
-    path: std::ops::Range<usize>,
-    /// Where its imports start.
-    imports: usize,
+    /// Where the entry starts.
+    start: u32,
     hash: ContentHash,
-    meta: Option<(Meta, i64)>,
+    path: (u32, u32),
+    /// Its package (`package.0 == package.1`: none recorded).
+    package: (u32, u32),
+    /// Where its metadata starts (0: none recorded).
+    meta: u32,
+    /// Where its dependency list starts, and where the entry ends.
+    deps: u32,
+    end: u32,
     bytecode_current: bool,
+    /// Whether `package` holds one (an empty package is a package).
+    relative: bool,
 }
 
 /// A loaded entry whose file has the metadata it was hashed with.
@@ -130,7 +103,7 @@ pub struct Unchanged {
 }
 
 impl Unchanged {
-    /// Which entry of the loaded file (its imports: [`Loaded::imports_bytes`]).
+    /// Which entry of the loaded file (its dependencies: [`Loaded::deps`]).
     pub fn slot(&self) -> usize {
         self.slot
     }
@@ -140,20 +113,24 @@ fn path_key(path: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(path)
 }
 
+fn range(bytes: &[u8], (start, end): (u32, u32)) -> &[u8] {
+    &bytes[start as usize..end as usize]
+}
+
 impl Loaded {
     /// The cache in `bytes` (a whole file), or an empty one when it is not
     /// valid for this build and Python.
     fn from_bytes(bytes: Vec<u8>, version: (u8, u8)) -> Loaded {
-        let Some(slots) = index(&bytes, version) else { return Loaded::default() };
+        let Some((names, slots)) = index(&bytes, version) else { return Loaded::default() };
         let mut by_hash = FxHashMap::default();
         let mut by_path = FxHashMap::default();
         by_hash.reserve(slots.len());
         by_path.reserve(slots.len());
         for (i, slot) in slots.iter().enumerate() {
             by_hash.entry(slot.hash).or_insert(i as u32);
-            by_path.entry(path_key(&bytes[slot.path.clone()])).or_insert(i as u32);
+            by_path.entry(path_key(range(&bytes, slot.path))).or_insert(i as u32);
         }
-        Loaded { bytes, slots, by_hash, by_path }
+        Loaded { bytes, names, slots, by_hash, by_path }
     }
 
     pub fn len(&self) -> usize {
@@ -164,29 +141,45 @@ impl Loaded {
         self.slots.is_empty()
     }
 
-    #[cfg(test)]
-    fn imports_of(&self, slot: usize) -> Vec<ImportStmt> {
-        let mut imports = Vec::new();
-        for_each_import(self.imports_bytes(slot), |from_import, level, module, names| {
-            imports.push(ImportStmt {
-                line: 0,
-                from_import,
-                module: module.map(str::to_owned),
-                level,
-                names: names.iter().map(|n| Alias { name: (*n).to_owned(), asname: None }).collect(),
-            });
-        });
-        imports
+    /// How many names the file's table holds (indexes of [`Loaded::deps`]).
+    pub fn names_len(&self) -> usize {
+        self.names.len()
     }
 
-    /// Entry `slot`'s imports, encoded (for [`for_each_import`]).
-    pub fn imports_bytes(&self, slot: usize) -> &[u8] {
+    /// Name `i` of the file's table.
+    pub fn name(&self, i: u32) -> &str {
+        // Checked UTF-8 when loaded; an empty name would only fail to match.
+        std::str::from_utf8(range(&self.bytes, self.names[i as usize])).unwrap_or_default()
+    }
+
+    /// Entry `slot`'s dependencies as indexes of the file's names,
+    /// `(name, fallback)`, in order (their number first).
+    pub fn deps(&self, slot: usize) -> (usize, impl Iterator<Item = (u32, Option<u32>)> + '_) {
         let slot = &self.slots[slot];
-        &self.bytes[slot.imports..slot.raw.end]
+        let mut r = Reader { bytes: &self.bytes[..slot.end as usize], at: slot.deps as usize };
+        let count = r.var().unwrap_or(0) as usize;
+        let each = std::iter::from_fn(move || {
+            let name = r.var()?;
+            let fallback = r.var()?;
+            Some((name, fallback.checked_sub(1)))
+        });
+        (count, each)
     }
 
-    /// The entry of bytes with this content hash, if known: their imports
-    /// are its imports.
+    /// The package entry `slot`'s relative imports were resolved against.
+    pub fn package(&self, slot: usize) -> Option<&str> {
+        let slot = &self.slots[slot];
+        slot.relative.then(|| std::str::from_utf8(range(&self.bytes, slot.package)).unwrap_or_default())
+    }
+
+    /// Whether entry `slot`'s dependencies are those of a module of
+    /// `package` with its bytes.
+    pub fn fits(&self, slot: usize, package: &str) -> bool {
+        self.package(slot).is_none_or(|p| p == package)
+    }
+
+    /// The entry of bytes with this content hash, if known: their
+    /// dependencies are its dependencies (see [`Loaded::fits`]).
     pub fn slot_with(&self, hash: ContentHash) -> Option<usize> {
         self.by_hash.get(&hash).map(|&i| i as usize)
     }
@@ -195,7 +188,7 @@ impl Loaded {
     pub fn slot_of(&self, path: &Path) -> Option<usize> {
         let path = path.as_os_str().as_encoded_bytes();
         let i = *self.by_path.get(&path_key(path))? as usize;
-        (self.bytes[self.slots[i].path.clone()] == *path).then_some(i)
+        (range(&self.bytes, self.slots[i].path) == path).then_some(i)
     }
 
     /// Entry `slot` when `meta` (its file's metadata now) is the metadata
@@ -210,7 +203,23 @@ impl Loaded {
     /// that was inside the racy window (then a look at the metadata cannot
     /// tell that the file is unchanged).
     pub fn recorded(&self, slot: usize) -> Option<(Meta, i64)> {
-        self.slots[slot].meta.filter(|(seen, hashed_at)| !seen.is_racy(*hashed_at))
+        self.meta(slot).filter(|(seen, hashed_at)| !seen.is_racy(*hashed_at))
+    }
+
+    fn meta(&self, slot: usize) -> Option<(Meta, i64)> {
+        let at = self.slots[slot].meta;
+        if at == 0 {
+            return None;
+        }
+        let mut r = Reader { bytes: &self.bytes, at: at as usize };
+        let meta = Meta {
+            size: r.u64()?,
+            mtime_ns: r.u64()? as i64,
+            ctime_ns: r.u64()? as i64,
+            ino: r.u64()?,
+            dev: r.u64()?,
+        };
+        Some((meta, r.u64()? as i64))
     }
 
     /// Whether entry `slot`'s file still has the metadata it was hashed
@@ -219,24 +228,37 @@ impl Loaded {
     pub fn still_unchanged(&self, slot: usize, lstat: &mut crate::fingerprint::Lstat) -> bool {
         use std::os::unix::ffi::OsStrExt;
         let Some((seen, _)) = self.recorded(slot) else { return false };
-        let path = Path::new(std::ffi::OsStr::from_bytes(&self.bytes[self.slots[slot].path.clone()]));
+        let path = Path::new(std::ffi::OsStr::from_bytes(range(&self.bytes, self.slots[slot].path)));
         lstat.regular_file(path) == Some(seen)
     }
 
-    /// Whether `record` is already recorded as it is (the same bytes would
-    /// be written).
-    pub fn holds(&self, record: &Record) -> bool {
+    /// Whether `record` (its names those of `names`) is already recorded as
+    /// it is.
+    pub fn holds(&self, record: &Record, names: &Names) -> bool {
         let Some(i) = self.slot_of(record.path) else { return false };
         let slot = &self.slots[i];
+        let (count, mut deps) = self.deps(i);
         slot.hash == record.hash
-            && slot.meta == record.meta
+            && self.meta(i) == record.meta
             && slot.bytecode_current == record.bytecode_current
-            && self.imports_bytes(i) == record.imports
+            && self.package(i) == record.package
+            && count == record.deps.len()
+            && record.deps.iter().all(|dep| {
+                deps.next().is_some_and(|(name, fallback)| {
+                    self.name(name) == names.resolve(dep.name)
+                        && match (fallback, dep.fallback()) {
+                            (None, None) => true,
+                            (Some(f), Some(g)) => self.name(f) == names.resolve(g),
+                            _ => false,
+                        }
+                })
+            })
     }
 }
 
 /// Entries a registration made, encoded as it goes (one buffer, however
-/// many entries: nothing per entry is kept on the heap).
+/// many entries: nothing per entry is kept on the heap), their names as the
+/// engine's ids until written.
 #[derive(Debug, Default)]
 pub struct Fresh {
     bytes: Vec<u8>,
@@ -289,29 +311,12 @@ impl Location {
         std::fs::read(self.file()).map(|bytes| Loaded::from_bytes(bytes, self.version)).unwrap_or_default()
     }
 
-    /// Write `fresh` entries (most recent) before the `old` ones they do not
-    /// replace; errors are ignored (no cache is not an error). Files of this
-    /// workspace written by other builds or Pythons are removed.
-    pub fn store(&self, fresh: Fresh, old: &Loaded) {
-        let mut out = header(self.version);
-        let mut count = fresh.count;
-        put_u32(&mut out, 0);
-        let count_at = out.len() - 4;
-        out.extend_from_slice(&fresh.bytes);
-        let mut seen = fresh.paths;
-        for slot in &old.slots {
-            if count >= MAX_ENTRIES {
-                break;
-            }
-            if seen.insert(path_key(&old.bytes[slot.path.clone()])) {
-                out.extend_from_slice(&old.bytes[slot.raw.clone()]);
-                count += 1;
-            }
-        }
-        out[count_at..count_at + 4].copy_from_slice(&(count as u32).to_le_bytes());
-        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
-        put_u64(&mut out, checksum);
-        let _ = self.write(&out);
+    /// Write `fresh` entries (most recent; their names those of `names`)
+    /// before the `old` ones they do not replace; errors are ignored (no
+    /// cache is not an error). Files of this workspace written by other
+    /// builds or Pythons are removed.
+    pub fn store(&self, fresh: Fresh, old: &Loaded, names: &Names) {
+        let _ = self.write(&serialize(fresh, old, names, self.version));
     }
 
     fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
@@ -353,7 +358,19 @@ impl Location {
 }
 
 // ---------------------------------------------------------------------------
-// Format: header, entries, checksum (XXH3 of everything before it).
+// Format: header; the name table (a count, then each name); the entries (a
+// count, then each); a checksum (XXH3 of everything before it). An entry:
+// its path, content hash, flags (1: metadata follows, 2: bytecode current,
+// 4: a package follows), the metadata, the package, then its dependencies:
+// a count, and for each the index of its name and of its fallback plus one
+// (0: none). Lengths, counts and indexes are LEB128; the rest little-endian.
+
+const HAS_META: u8 = 1;
+const BYTECODE_CURRENT: u8 = 2;
+const RELATIVE: u8 = 4;
+/// The fewest bytes an entry takes (empty path, no metadata, no package,
+/// no dependency).
+const MIN_ENTRY: usize = 11;
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -363,8 +380,16 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
+fn put_var(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u32(out, s.len() as u32);
+    put_var(out, s.len() as u32);
     out.extend_from_slice(s.as_bytes());
 }
 
@@ -378,48 +403,126 @@ fn header(version: (u8, u8)) -> Vec<u8> {
     out
 }
 
-/// Append one entry (its path must be UTF-8).
+/// Append one entry (its path must be UTF-8), its names as `Names` ids.
 fn encode_entry(out: &mut Vec<u8>, entry: &Record) {
     put_str(out, entry.path.to_str().unwrap_or_default());
     put_u64(out, entry.hash);
-    let current = if entry.bytecode_current { 2 } else { 0 };
-    match &entry.meta {
-        Some((meta, hashed_at)) => {
-            out.push(1 | current);
-            for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
-                put_u64(out, v);
-            }
-            put_u64(out, *hashed_at as u64);
+    let mut flags = if entry.bytecode_current { BYTECODE_CURRENT } else { 0 };
+    flags |= if entry.meta.is_some() { HAS_META } else { 0 };
+    flags |= if entry.package.is_some() { RELATIVE } else { 0 };
+    out.push(flags);
+    if let Some((meta, hashed_at)) = &entry.meta {
+        for v in [meta.size, meta.mtime_ns as u64, meta.ctime_ns as u64, meta.ino, meta.dev] {
+            put_u64(out, v);
         }
-        None => out.push(current),
+        put_u64(out, *hashed_at as u64);
     }
-    out.extend_from_slice(entry.imports);
-}
-
-#[cfg(test)]
-impl Entry {
-    /// `f` given this entry as a registration would record it.
-    pub(crate) fn as_record<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
-        let mut imports = Vec::new();
-        encode_imports(&mut imports, &self.imports);
-        f(&Record {
-            path: &self.path,
-            hash: self.hash,
-            meta: self.meta,
-            bytecode_current: self.bytecode_current,
-            imports: &imports,
-        })
+    if let Some(package) = entry.package {
+        put_str(out, package);
+    }
+    put_var(out, entry.deps.len() as u32);
+    for dep in entry.deps {
+        put_var(out, dep.name);
+        put_var(out, dep.fallback().map_or(0, |f| f + 1));
     }
 }
 
-#[cfg(test)]
-pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
+/// The name table of a file being written: each name once, numbered in the
+/// order first used.
+struct Table<'a> {
+    text: Vec<u8>,
+    count: u32,
+    /// By engine name id, and by index in the old file (`u32::MAX`: not yet).
+    of_id: Vec<u32>,
+    of_old: Vec<u32>,
+    names: &'a Names,
+}
+
+impl Table<'_> {
+    fn add(&mut self, name: &str) -> u32 {
+        put_str(&mut self.text, name);
+        self.count += 1;
+        self.count - 1
+    }
+
+    fn id(&mut self, id: NameId) -> u32 {
+        let i = id as usize;
+        if self.of_id.len() <= i {
+            self.of_id.resize(i + 1, u32::MAX);
+        }
+        if self.of_id[i] == u32::MAX {
+            self.of_id[i] = self.add(self.names.resolve(id));
+        }
+        self.of_id[i]
+    }
+
+    /// Name `i` of `old`'s table (one of `names` too is written once).
+    fn old(&mut self, old: &Loaded, i: u32) -> u32 {
+        let at = i as usize;
+        if self.of_old[at] == u32::MAX {
+            let name = old.name(i);
+            self.of_old[at] = match self.names.get(name) {
+                Some(id) => self.id(id),
+                None => self.add(name),
+            };
+        }
+        self.of_old[at]
+    }
+}
+
+/// The file for `fresh` entries (most recent) before the `old` ones they do
+/// not replace, at most [`MAX_ENTRIES`].
+fn serialize(fresh: Fresh, old: &Loaded, names: &Names, version: (u8, u8)) -> Vec<u8> {
+    let mut table = Table {
+        text: Vec::new(),
+        count: 0,
+        of_id: Vec::new(),
+        of_old: vec![u32::MAX; old.names.len()],
+        names,
+    };
+    let mut entries = Vec::with_capacity(fresh.bytes.len() + old.bytes.len());
+    let mut count = 0;
+    let mut r = Reader { bytes: &fresh.bytes, at: 0 };
+    while r.at < fresh.bytes.len() {
+        // Made here: well formed.
+        let Some(slot) = entry(&mut r, u32::MAX) else { break };
+        entries.extend_from_slice(&fresh.bytes[slot.start as usize..slot.deps as usize]);
+        let mut deps = Reader { bytes: &fresh.bytes[..slot.end as usize], at: slot.deps as usize };
+        let n = deps.var().unwrap_or(0);
+        put_var(&mut entries, n);
+        for _ in 0..n {
+            let (Some(name), Some(fallback)) = (deps.var(), deps.var()) else { break };
+            let name = table.id(name);
+            put_var(&mut entries, name);
+            let fallback = fallback.checked_sub(1).map_or(0, |f| table.id(f) + 1);
+            put_var(&mut entries, fallback);
+        }
+        count += 1;
+    }
+    let mut seen = fresh.paths;
+    for (i, slot) in old.slots.iter().enumerate() {
+        if count >= MAX_ENTRIES {
+            break;
+        }
+        if seen.insert(path_key(range(&old.bytes, slot.path))) {
+            entries.extend_from_slice(&old.bytes[slot.start as usize..slot.deps as usize]);
+            let (n, deps) = old.deps(i);
+            put_var(&mut entries, n as u32);
+            for (name, fallback) in deps {
+                let name = table.old(old, name);
+                put_var(&mut entries, name);
+                let fallback = fallback.map_or(0, |f| table.old(old, f) + 1);
+                put_var(&mut entries, fallback);
+            }
+            count += 1;
+        }
+    }
     let mut out = header(version);
-    let entries: Vec<&Entry> = entries.iter().filter(|e| e.path.to_str().is_some()).collect();
-    put_u32(&mut out, entries.len() as u32);
-    for entry in entries {
-        entry.as_record(|record| encode_entry(&mut out, record));
-    }
+    out.reserve(8 + table.text.len() + entries.len() + 8);
+    put_u32(&mut out, table.count);
+    out.extend_from_slice(&table.text);
+    put_u32(&mut out, count as u32);
+    out.extend_from_slice(&entries);
     let checksum = xxhash_rust::xxh3::xxh3_64(&out);
     put_u64(&mut out, checksum);
     out
@@ -450,19 +553,74 @@ impl<'a> Reader<'a> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    fn str(&mut self) -> Option<&'a str> {
-        let n = self.u32()? as usize;
-        self.str_of(n)
+    fn var(&mut self) -> Option<u32> {
+        let mut v: u32 = 0;
+        for shift in [0, 7, 14, 21, 28] {
+            let byte = self.u8()?;
+            v |= u32::from(byte & 0x7f).checked_shl(shift)?;
+            if byte < 0x80 {
+                return (shift < 28 || byte < 0x10).then_some(v);
+            }
+        }
+        None
     }
 
-    fn str_of(&mut self, n: usize) -> Option<&'a str> {
-        std::str::from_utf8(self.take(n)?).ok()
+    /// A length-prefixed UTF-8 string: where it lies.
+    fn str(&mut self) -> Option<(u32, u32)> {
+        let n = self.var()? as usize;
+        let start = self.at;
+        std::str::from_utf8(self.take(n)?).ok()?;
+        Some((start as u32, self.at as u32))
     }
 }
 
-/// Check a cache file whole (checksum, header, every entry) and index its
-/// entries; `None` when it is not valid for this build and Python.
-fn index(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Slot>> {
+/// A whole entry at `r`, checked (its dependencies' indexes below
+/// `names`), and where its parts lie.
+fn entry(r: &mut Reader, names: u32) -> Option<Slot> {
+    let start = r.at as u32;
+    let path = r.str()?;
+    let hash = r.u64()?;
+    let flags = r.u8()?;
+    if flags & !(HAS_META | BYTECODE_CURRENT | RELATIVE) != 0 {
+        return None;
+    }
+    let meta = if flags & HAS_META != 0 {
+        let at = r.at as u32;
+        r.take(48)?;
+        at
+    } else {
+        0
+    };
+    let package = if flags & RELATIVE != 0 { r.str()? } else { (0, 0) };
+    let deps = r.at as u32;
+    for _ in 0..r.var()? {
+        let (name, fallback) = (r.var()?, r.var()?);
+        if name >= names || fallback > names {
+            return None;
+        }
+    }
+    Some(Slot {
+        start,
+        hash,
+        path,
+        package,
+        meta,
+        deps,
+        end: r.at as u32,
+        bytecode_current: flags & BYTECODE_CURRENT != 0,
+        relative: flags & RELATIVE != 0,
+    })
+}
+
+/// Check a cache file whole (checksum, header, names, every entry) and index
+/// its names and entries; `None` when it is not valid for this build and
+/// Python.
+#[allow(clippy::type_complexity)]
+fn index(bytes: &[u8], version: (u8, u8)) -> Option<(Vec<(u32, u32)>, Vec<Slot>)> {
+    // Offsets are kept as u32 (a file is far smaller: at most MAX_ENTRIES).
+    if bytes.len() > u32::MAX as usize {
+        return None;
+    }
     let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
     if xxhash_rust::xxh3::xxh3_64(body) != u64::from_le_bytes(checksum.try_into().ok()?) {
         return None;
@@ -470,70 +628,70 @@ fn index(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Slot>> {
     let expected = header(version);
     body.strip_prefix(expected.as_slice())?;
     let mut r = Reader { bytes: body, at: expected.len() };
+    // Counts that cannot fit are corrupt (a name takes a byte at least).
     let count = r.u32()? as usize;
-    // Every entry takes at least 25 bytes: a count that cannot fit is corrupt.
-    if count > (body.len() - r.at) / 25 {
+    if count > body.len() - r.at {
+        return None;
+    }
+    let mut names = Vec::with_capacity(count);
+    for _ in 0..count {
+        names.push(r.str()?);
+    }
+    let count = r.u32()? as usize;
+    if count > (body.len() - r.at) / MIN_ENTRY {
         return None;
     }
     let mut slots = Vec::with_capacity(count);
-    let mut names = Vec::new();
     for _ in 0..count {
-        let start = r.at;
-        let n = r.u32()? as usize;
-        let path = r.at..r.at.checked_add(n)?;
-        r.str_of(n)?;
-        let hash = r.u64()?;
-        let flags = r.u8()?;
-        if flags & !3 != 0 {
-            return None;
-        }
-        let meta = match flags & 1 {
-            0 => None,
-            _ => {
-                let meta = Meta {
-                    size: r.u64()?,
-                    mtime_ns: r.u64()? as i64,
-                    ctime_ns: r.u64()? as i64,
-                    ino: r.u64()?,
-                    dev: r.u64()?,
-                };
-                Some((meta, r.u64()? as i64))
-            }
-        };
-        let imports = r.at;
-        walk_imports(&mut r, &mut names, |_, _, _, _| {})?;
-        slots.push(Slot { raw: start..r.at, path, imports, hash, meta, bytecode_current: flags & 2 != 0 });
+        slots.push(entry(&mut r, names.len() as u32)?);
     }
-    (r.at == body.len()).then_some(slots)
+    (r.at == body.len()).then_some((names, slots))
 }
 
-/// An entry's imports, from where they start, each checked and given to
-/// `f(from_import, level, module, names)` (`names`: a buffer to reuse);
-/// `None` at the first malformed one.
-fn walk_imports<'a>(
-    r: &mut Reader<'a>,
-    names: &mut Vec<&'a str>,
-    mut f: impl FnMut(bool, u32, Option<&'a str>, &[&'a str]),
-) -> Option<()> {
-    for _ in 0..r.u32()? {
-        let from_import = match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return None,
-        };
-        let level = r.u32()?;
-        let module = match r.u8()? {
-            0 => None,
-            1 => Some(r.str()?),
-            _ => return None,
-        };
-        names.clear();
-        for _ in 0..r.u32()? {
-            names.push(r.str()?);
-        }
-        f(from_import, level, module, names);
+/// One module file, analysed: an entry decoded whole, its names as
+/// strings (for tests).
+#[cfg(test)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub hash: ContentHash,
+    pub meta: Option<(Meta, i64)>,
+    pub bytecode_current: bool,
+    pub package: Option<String>,
+    pub deps: Vec<(String, Option<String>)>,
+}
+
+#[cfg(test)]
+impl Entry {
+    /// `f` given this entry as a registration would record it, its names
+    /// interned in `names`.
+    pub(crate) fn as_record<T>(&self, names: &mut Names, f: impl FnOnce(&Record) -> T) -> T {
+        let deps: Vec<Dep> = self
+            .deps
+            .iter()
+            .map(|(name, fallback)| {
+                Dep::new(names.intern(name), fallback.as_deref().map(|f| names.intern(f)))
+            })
+            .collect();
+        f(&Record {
+            path: &self.path,
+            hash: self.hash,
+            meta: self.meta,
+            bytecode_current: self.bytecode_current,
+            package: self.package.as_deref(),
+            deps: &deps,
+        })
     }
-    Some(())
+}
+
+#[cfg(test)]
+pub(crate) fn encode(entries: &[Entry], version: (u8, u8)) -> Vec<u8> {
+    let mut names = Names::default();
+    let mut fresh = Fresh::default();
+    for entry in entries {
+        entry.as_record(&mut names, |record| fresh.push(record));
+    }
+    serialize(fresh, &Loaded::default(), &names, version)
 }
 
 #[cfg(test)]
@@ -543,21 +701,19 @@ pub(crate) fn loaded(entries: &[Entry]) -> Loaded {
 
 #[cfg(test)]
 pub(crate) fn decode(bytes: &[u8], version: (u8, u8)) -> Option<Vec<Entry>> {
+    index(bytes, version)?;
     let loaded = Loaded::from_bytes(bytes.to_vec(), version);
-    if loaded.is_empty() && index(bytes, version).is_none() {
-        return None;
-    }
     let entries = (0..loaded.len())
         .map(|i| {
             let slot = &loaded.slots[i];
+            let name = |n: u32| loaded.name(n).to_owned();
             Entry {
-                path: PathBuf::from(
-                    std::str::from_utf8(&loaded.bytes[slot.path.clone()]).unwrap_or_default(),
-                ),
+                path: PathBuf::from(std::str::from_utf8(range(&loaded.bytes, slot.path)).unwrap_or_default()),
                 hash: slot.hash,
-                meta: slot.meta,
+                meta: loaded.meta(i),
                 bytecode_current: slot.bytecode_current,
-                imports: loaded.imports_of(i),
+                package: loaded.package(i).map(str::to_owned),
+                deps: loaded.deps(i).1.map(|(n, f)| (name(n), f.map(name))).collect(),
             }
         })
         .collect();
@@ -574,37 +730,30 @@ mod tests {
             hash,
             meta: Some((Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 }, 1_000_000_000_000)),
             bytecode_current: true,
-            imports: vec![
-                ImportStmt {
-                    line: 0,
-                    from_import: true,
-                    module: Some("m".into()),
-                    level: 1,
-                    names: vec![Alias { name: "x".into(), asname: None }],
-                },
-                ImportStmt {
-                    line: 0,
-                    from_import: false,
-                    module: None,
-                    level: 0,
-                    names: vec![Alias { name: "a.b".into(), asname: None }],
-                },
+            package: Some("p".into()),
+            deps: vec![
+                ("p.m.x".into(), Some("p.m".into())),
+                ("a.b".into(), None),
+                ("p.m.y".into(), Some("p.m".into())),
             ],
         }
     }
 
-    fn fresh(entries: &[Entry]) -> Fresh {
+    fn fresh(entries: &[Entry], names: &mut Names) -> Fresh {
         let mut fresh = Fresh::default();
         for entry in entries {
-            entry.as_record(|record| fresh.push(record));
+            entry.as_record(names, |record| fresh.push(record));
         }
         fresh
     }
 
     #[test]
     fn round_trips_and_rejects_damage() {
-        let entries =
-            vec![entry("/ws/a.py", 1), Entry { meta: None, bytecode_current: false, ..entry("/ws/b.py", 2) }];
+        let entries = vec![
+            entry("/ws/a.py", 1),
+            Entry { meta: None, bytecode_current: false, package: None, ..entry("/ws/b.py", 2) },
+            Entry { package: Some(String::new()), deps: Vec::new(), ..entry("/ws/c.py", 3) },
+        ];
         let bytes = encode(&entries, (3, 11));
         assert_eq!(decode(&bytes, (3, 11)), Some(entries));
         assert_eq!(decode(&bytes, (3, 12)), None, "another Python");
@@ -621,17 +770,29 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let location = Location::new(dir.path().to_path_buf(), &[PathBuf::from("/ws")], (3, 11));
         assert!(location.load().is_empty());
-        location.store(fresh(&[entry("/ws/a.py", 1), entry("/ws/b.py", 2)]), &Loaded::default());
+        let mut names = Names::default();
+        let (a, b) = (entry("/ws/a.py", 1), entry("/ws/b.py", 2));
+        location.store(fresh(&[a.clone(), b], &mut names), &Loaded::default(), &names);
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
-        location.store(fresh(&[entry("/ws/b.py", 3)]), &loaded);
+        // Written by another engine (other name ids), with a name of its own.
+        let mut names = Names::default();
+        names.intern("unrelated");
+        let b = Entry {
+            deps: vec![("q".into(), None), ("p.m.x".into(), Some("p.m".into()))],
+            ..entry("/ws/b.py", 3)
+        };
+        location.store(fresh(std::slice::from_ref(&b), &mut names), &loaded, &names);
+        assert_eq!(decode(&std::fs::read(location.file()).expect("written"), (3, 11)), Some(vec![b, a]));
         let loaded = location.load();
         assert_eq!(loaded.len(), 2);
+        assert_eq!(loaded.names_len(), 5, "each name once");
         assert!(
             loaded.slot_with(3).is_some() && loaded.slot_with(2).is_none() && loaded.slot_with(1).is_some()
         );
         let meta = Meta { size: 3, mtime_ns: 1, ctime_ns: 2, ino: 4, dev: 5 };
         let a = loaded.slot_of(Path::new("/ws/a.py")).expect("a.py's entry");
+        assert!(loaded.fits(a, "p") && !loaded.fits(a, "q"), "relative imports resolved in p");
         assert_eq!(loaded.unchanged(a, &meta).map(|e| e.hash), Some(1));
         let touched = Meta { mtime_ns: 7, ..meta };
         assert!(loaded.unchanged(a, &touched).is_none());

@@ -14,7 +14,7 @@ pub type NameId = u32;
 const NO_MODULE: u32 = u32::MAX;
 
 /// No name (a dependency without a fallback).
-const NO_NAME: NameId = NameId::MAX;
+pub(crate) const NO_NAME: NameId = NameId::MAX;
 
 /// Interned module names: every name a dependency list mentions is stored
 /// once, and dependency lists hold 4-byte ids (most of them name things like

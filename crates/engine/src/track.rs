@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::bindings::{Binding, Records};
-use crate::cache::{self, Fresh, Loaded, Location, Record};
+use crate::cache::{Fresh, Loaded, Location, Record};
 use crate::fingerprint::{self, Observed};
-use crate::graph::{Dep, ModId, Module, NameId};
+use crate::graph::{Dep, ModId, Module, NameId, NO_NAME};
 use crate::imports::{self, Dependency, ImportStmt};
 use crate::scan;
 use crate::source::{self, Binds};
@@ -62,25 +62,89 @@ fn first_of_each<T: Clone + Eq + std::hash::Hash>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-/// [`dependencies`] of encoded imports (a cache entry's, or those a file
-/// was just found to have: [`cache::encode_imports`]), by the same rule
-/// (`imports::each_dependency`), interned as they are decoded (no string
-/// made but for relative and `from` names), in the order
-/// [`Table::intern_deps`] would intern them.
-fn encoded_deps(table: &mut crate::graph::Table, imports: &[u8], package: &str) -> Vec<Dep> {
+/// Separators of [`find_dependencies`]'s text (never in a module name).
+const NO_FALLBACK: char = '\x00';
+const SAME_FALLBACK: char = '\x01';
+const FALLBACK: char = '\x02';
+const END: char = '\n';
+
+/// Write the [`dependencies`] of `imports` in `package` (by the same rule,
+/// `imports::each_dependency`, repeats kept) to `out` as text, for the
+/// calling thread to intern ([`intern_found`]): one allocation per file,
+/// made on a reading thread. Each is its name, then [`NO_FALLBACK`], or
+/// [`SAME_FALLBACK`] (its statement's, given before), or [`FALLBACK`] and
+/// the fallback, then [`END`]. Returns whether an import is relative (the
+/// dependencies then hold only in `package`).
+fn find_dependencies(out: &mut String, imports: &[ImportStmt], package: &str, buf: &mut String) -> bool {
+    let mut relative = false;
+    for stmt in imports {
+        relative |= stmt.level > 0;
+        let names = stmt.names.iter().map(|alias| alias.name.as_str());
+        let mut given = false;
+        let module = stmt.module.as_deref();
+        imports::each_dependency(
+            stmt.from_import,
+            stmt.level,
+            module,
+            names,
+            package,
+            buf,
+            |name, fallback| {
+                out.push_str(name);
+                match fallback {
+                    None => out.push(NO_FALLBACK),
+                    Some(_) if given => out.push(SAME_FALLBACK),
+                    Some(fallback) => {
+                        out.push(FALLBACK);
+                        out.push_str(fallback);
+                        given = true;
+                    }
+                }
+                out.push(END);
+            },
+        );
+    }
+    relative
+}
+
+/// The dependencies [`find_dependencies`] wrote, interned, without repeats,
+/// in the order [`Table::intern_deps`] would intern them.
+fn intern_found(table: &mut crate::graph::Table, found: &str) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
-    let mut buf = String::new();
-    cache::for_each_import(imports, |from_import, level, module, names| {
-        let names = names.iter().copied();
-        // The names of one statement share their fallback (its module).
-        let mut fallback_id: Option<NameId> = None;
-        imports::each_dependency(from_import, level, module, names, package, &mut buf, |name, fallback| {
-            let name = table.intern(name);
-            let fallback = fallback.map(|f| *fallback_id.get_or_insert_with(|| table.intern(f)));
-            deps.push(Dep::new(name, fallback));
-        });
-    });
+    let mut fallback_id: Option<NameId> = None;
+    for line in found.split_terminator(END) {
+        let Some(at) = line.find([NO_FALLBACK, SAME_FALLBACK, FALLBACK]) else { continue };
+        let name = table.intern(&line[..at]);
+        let fallback = match line[at..].chars().next() {
+            Some(SAME_FALLBACK) => fallback_id,
+            Some(FALLBACK) => {
+                fallback_id = Some(table.intern(&line[at + 1..]));
+                fallback_id
+            }
+            _ => None,
+        };
+        deps.push(Dep::new(name, fallback));
+    }
     first_of_each(deps)
+}
+
+/// The dependencies of a loaded cache entry, interned: each of the file's
+/// names once per operation (`ids`, by index of the file's table).
+fn cached_deps(table: &mut crate::graph::Table, ids: &mut [NameId], known: &Loaded, slot: usize) -> Vec<Dep> {
+    let (count, each) = known.deps(slot);
+    let mut deps = Vec::with_capacity(count);
+    let mut id = |i: u32| {
+        let id = &mut ids[i as usize];
+        if *id == NO_NAME {
+            *id = table.intern(known.name(i));
+        }
+        *id
+    };
+    for (name, fallback) in each {
+        let name = id(name);
+        deps.push(Dep::new(name, fallback.map(&mut id)));
+    }
+    deps
 }
 
 /// How registrations read module files: the persistent cache (loaded for
@@ -484,10 +548,12 @@ pub(crate) struct Prepared {
     /// analyse (no file, missing, unreadable).
     analysed: Option<Result<(), AnalysisFailure>>,
     how: How,
-    /// The imports found, encoded (`cache::encode_imports`): made on a
-    /// reading thread, one allocation per file; empty when `slot` has them.
-    imports: Box<[u8]>,
-    /// The entry of the loaded cache whose imports are this file's.
+    /// The dependencies found ([`find_dependencies`]); empty when `slot`
+    /// has them.
+    found: Box<str>,
+    /// Whether an import is relative (`found` holds only in its package).
+    relative: bool,
+    /// The entry of the loaded cache whose dependencies are this file's.
     slot: Option<usize>,
     /// Its dependencies, interned from the imports (`prepare_batch`).
     deps: Vec<Dep>,
@@ -503,7 +569,8 @@ impl Prepared {
             edited_since_import: false,
             analysed: None,
             how: How::Nothing,
-            imports: Box::default(),
+            found: Box::default(),
+            relative: false,
             slot: None,
             deps: Vec::new(),
         }
@@ -515,6 +582,9 @@ impl Prepared {
 pub(crate) struct Session {
     location: Location,
     loaded: std::sync::Arc<Loaded>,
+    /// The engine's id of each name of `loaded`'s table, once interned
+    /// (`NO_NAME` until then).
+    ids: Vec<NameId>,
     fresh: Fresh,
     /// Checks of `loaded`'s entries under way (large caches only).
     ahead: Option<Ahead>,
@@ -609,7 +679,7 @@ fn prepare(
     trust: &Trust,
     bufs: &mut Buffers,
 ) -> Prepared {
-    let Buffers { source: buf, encoded } = bufs;
+    let Buffers { source: buf, found, name } = bufs;
     let Some(file) = meta.file.clone() else {
         return Prepared::nothing(meta, Observed::Missing);
     };
@@ -631,7 +701,8 @@ fn prepare(
     // A file older than this process needs no look at its bytecode.
     let predates = trust.predates(&file, &source_meta);
     let cached = meta.cached.as_deref().filter(|_| !predates);
-    let slot = known.slot_with(hash);
+    let package = imports::package_of(&meta.name, meta.is_package);
+    let slot = known.slot_with(hash).filter(|&slot| known.fits(slot, package));
     let (how, edited_since_import, imports) = match slot {
         Some(_) => {
             let edited = cached.is_some_and(|c| edited_after_bytecode(&source_meta, c));
@@ -651,13 +722,13 @@ fn prepare(
         }
     };
     // Kept compact until the calling thread interns them: one allocation,
-    // whatever the number of imports (the list itself is freed here).
-    let mut encoded_imports = Box::default();
+    // whatever their number (the import list itself is freed here).
+    let (mut dependencies, mut relative) = (Box::default(), false);
     let analysed = imports.map_err(AnalysisFailure::from).map(|imports| {
         if slot.is_none() {
-            encoded.clear();
-            cache::encode_imports(encoded, &imports);
-            encoded_imports = Box::from(encoded.as_slice());
+            found.clear();
+            relative = find_dependencies(found, &imports, package, name);
+            dependencies = Box::from(found.as_str());
         }
     });
     Prepared {
@@ -667,18 +738,20 @@ fn prepare(
         edited_since_import,
         analysed: Some(analysed),
         how,
-        imports: encoded_imports,
+        found: dependencies,
+        relative,
         slot,
         deps: Vec::new(),
     }
 }
 
 /// A reading thread's buffers, reused from file to file: the source's bytes,
-/// its imports encoded.
+/// its dependencies found, a name being built.
 #[derive(Default)]
 struct Buffers {
     source: Vec<u8>,
-    encoded: Vec<u8>,
+    found: String,
+    name: String,
 }
 
 /// [`prepare`] without reading the file: when the cache recorded it with the
@@ -693,7 +766,8 @@ fn unchanged(
     let Some(file) = meta.file.as_deref().filter(|_| cfg!(unix)) else {
         return Err(meta);
     };
-    let Some(slot) = known.slot_of(file) else { return Err(meta) };
+    let package = imports::package_of(&meta.name, meta.is_package);
+    let Some(slot) = known.slot_of(file).filter(|&slot| known.fits(slot, package)) else { return Err(meta) };
     let now = match ahead.map_or(Verdict::Unknown, |ahead| ahead.verdict(slot)) {
         Verdict::Unchanged => known.recorded(slot).map(|(seen, _)| seen),
         Verdict::Changed => None,
@@ -713,7 +787,8 @@ fn unchanged(
         edited_since_import,
         analysed: Some(Ok(())),
         how: How::Unread,
-        imports: Box::default(),
+        found: Box::default(),
+        relative: false,
         slot: Some(entry.slot()),
         deps: Vec::new(),
     })
@@ -1046,7 +1121,8 @@ impl Engine {
                 let location = Location::new(dir, self.workspace.dirs(), self.version);
                 let loaded = std::sync::Arc::new(location.load());
                 let ahead = if loaded.len() >= AHEAD_AT { Ahead::start(&loaded) } else { None };
-                self.session = Some(Session { location, loaded, fresh: Fresh::default(), ahead });
+                let ids = vec![NO_NAME; loaded.names_len()];
+                self.session = Some(Session { location, loaded, ids, fresh: Fresh::default(), ahead });
             }
         }
         self.reading.prepared += metas.len();
@@ -1059,9 +1135,10 @@ impl Engine {
         trust.learn(&metas);
         let empty = Loaded::default();
         let Engine { table, reading, session, version, .. } = self;
-        let (known, ahead, mut fresh) = match session {
-            Some(Session { loaded, ahead, fresh, .. }) => (&**loaded, ahead.as_ref(), Some(fresh)),
-            None => (&empty, None, None),
+        let mut no_ids = Vec::new();
+        let (known, ids, ahead, mut fresh) = match session {
+            Some(Session { loaded, ids, ahead, fresh, .. }) => (&**loaded, ids, ahead.as_ref(), Some(fresh)),
+            None => (&empty, &mut no_ids, None, None),
         };
         let checked = check_all(metas, known, &trust, ahead);
         prepare_each(checked, *version, known, &trust, |mut p| {
@@ -1077,12 +1154,16 @@ impl Engine {
                 }
             }
             if let Some(Ok(())) = p.analysed {
-                let imports = match p.slot {
-                    Some(slot) => known.imports_bytes(slot),
-                    None => &p.imports,
+                let relative = match p.slot {
+                    Some(slot) => {
+                        p.deps = cached_deps(table, ids, known, slot);
+                        known.package(slot).is_some()
+                    }
+                    None => {
+                        p.deps = intern_found(table, &p.found);
+                        p.relative
+                    }
                 };
-                let package = imports::package_of(&p.meta.name, p.meta.is_package);
-                p.deps = encoded_deps(table, imports, package);
                 // What the cache should learn: a file it did not know by
                 // this path, metadata and content.
                 if let (Some(fresh), Some(path), Observed::Present { meta, hash, hashed_at_ns }) =
@@ -1093,13 +1174,14 @@ impl Engine {
                         hash: *hash,
                         meta: (!meta.is_racy(*hashed_at_ns)).then_some((*meta, *hashed_at_ns)),
                         bytecode_current: !p.edited_since_import,
-                        imports,
+                        package: relative.then(|| imports::package_of(&p.meta.name, p.meta.is_package)),
+                        deps: &p.deps,
                     };
-                    if p.how != How::Unread && !known.holds(&record) {
+                    if p.how != How::Unread && !known.holds(&record, &table.names) {
                         fresh.push(&record);
                     }
                 }
-                p.imports = Box::default();
+                p.found = Box::default();
             }
             prepared.push(p);
         });
@@ -1114,7 +1196,7 @@ impl Engine {
             // The helper stops before anything is written.
             drop(session.ahead.take());
             if !session.fresh.is_empty() {
-                session.location.store(session.fresh, &session.loaded);
+                session.location.store(session.fresh, &session.loaded, &self.table.names);
                 self.reading.counts.cache_writes += 1;
             }
         }
@@ -1177,7 +1259,7 @@ mod tests {
     }
 
     #[test]
-    fn dependencies_from_the_cache_are_those_of_the_imports() {
+    fn dependencies_found_or_cached_are_those_of_the_imports() {
         let stmt = |from_import: bool, level: u32, module: Option<&str>, names: &[&str]| ImportStmt {
             line: 0,
             from_import,
@@ -1201,23 +1283,15 @@ mod tests {
         let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).chain(["n0", "n1"]).collect();
         imports.push(stmt(true, 0, Some("big"), &refs));
-        let mut encoded = Vec::new();
-        cache::encode_imports(&mut encoded, &imports);
-        let entry = cache::Entry {
-            path: PathBuf::from("/ws/pkg/sub/mod.py"),
-            hash: 1,
-            meta: None,
-            bytecode_current: true,
-            imports: imports.clone(),
-        };
-        let loaded = cache::loaded(&[entry]);
-        assert_eq!(loaded.imports_bytes(0), encoded.as_slice(), "a loaded entry's imports, as encoded");
+        let absolute: Vec<ImportStmt> = imports.iter().filter(|s| s.level == 0).cloned().collect();
         for (name, is_package) in [("pkg.sub.mod", false), ("pkg.sub", true), ("top", false)] {
             let package = imports::package_of(name, is_package);
             let mut by_strings = crate::graph::Table::default();
             let expected = by_strings.intern_deps(&dependencies(name, is_package, &imports));
-            let mut from_cache = crate::graph::Table::default();
-            let got = encoded_deps(&mut from_cache, &encoded, package);
+            let (mut found, mut buf) = (String::new(), String::new());
+            assert!(find_dependencies(&mut found, &imports, package, &mut buf), "relative imports");
+            let mut from_text = crate::graph::Table::default();
+            let got = intern_found(&mut from_text, &found);
             let text = |t: &crate::graph::Table, deps: &[Dep]| -> Vec<(String, Option<String>)> {
                 deps.iter()
                     .map(|d| {
@@ -1228,8 +1302,32 @@ mod tests {
                     })
                     .collect()
             };
-            assert_eq!(text(&from_cache, &got), text(&by_strings, &expected), "{name}");
+            assert_eq!(text(&from_text, &got), text(&by_strings, &expected), "{name}");
             assert_eq!(got, expected, "same ids, interned in the same order ({name})");
+            // Kept in the cache, they are read back as they were, for a
+            // module of the same package only.
+            let entry = crate::cache::Entry {
+                path: PathBuf::from("/ws/pkg/sub/mod.py"),
+                hash: 1,
+                meta: None,
+                bytecode_current: true,
+                package: Some(package.to_owned()),
+                deps: text(&from_text, &got),
+            };
+            let loaded = crate::cache::loaded(&[entry]);
+            let mut from_cache = crate::graph::Table::default();
+            let mut ids = vec![NO_NAME; loaded.names_len()];
+            let cached = cached_deps(&mut from_cache, &mut ids, &loaded, 0);
+            assert_eq!(text(&from_cache, &cached), text(&by_strings, &expected), "{name}, cached");
+            assert!(loaded.fits(0, package) && !loaded.fits(0, "elsewhere"));
+        }
+        // Without relative imports, they hold in any package.
+        let (mut found, mut buf) = (String::new(), String::new());
+        assert!(!find_dependencies(&mut found, &absolute, "pkg", &mut buf));
+        let deps = intern_found(&mut crate::graph::Table::default(), &found);
+        for name in ["top", "a.b.c"] {
+            let expected = crate::graph::Table::default().intern_deps(&dependencies(name, false, &absolute));
+            assert_eq!(deps, expected, "{name}");
         }
     }
 
@@ -1268,10 +1366,7 @@ mod tests {
             };
             let mut seen = Vec::new();
             read_each(checked(&metas), read, |p| {
-                let mut first = None;
-                cache::for_each_import(&p.imports, |_, _, module, names| {
-                    first.get_or_insert_with(|| module.unwrap_or(names[0]).to_owned());
-                });
+                let first = p.found.split(NO_FALLBACK).next().filter(|f| !f.is_empty()).map(str::to_owned);
                 seen.push((p.meta.name.clone(), p.how, first));
             });
             assert_eq!(seen.len(), 300);
