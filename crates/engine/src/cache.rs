@@ -146,6 +146,11 @@ impl Loaded {
         self.names.len()
     }
 
+    /// How many bytes the names of the file's table take.
+    pub fn names_bytes(&self) -> usize {
+        self.names.iter().map(|(start, end)| (end - start) as usize).sum()
+    }
+
     /// Name `i` of the file's table.
     pub fn name(&self, i: u32) -> &str {
         // Checked UTF-8 when loaded; an empty name would only fail to match.

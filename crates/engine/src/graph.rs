@@ -68,6 +68,15 @@ impl Names {
         slice(&self.text, &self.ends, id)
     }
 
+    /// Make room for `names` more names of `bytes` bytes in all (a loaded
+    /// cache's table): interning them then grows nothing.
+    pub fn reserve(&mut self, names: usize, bytes: usize) {
+        self.text.reserve(bytes);
+        self.ends.reserve(names);
+        let Names { text, ends, index } = self;
+        index.reserve(names, |&id| name_hash(slice(text, ends, id)));
+    }
+
     /// Give back the memory reserved for growth (after a large registration).
     pub fn shrink(&mut self) {
         self.text.shrink_to_fit();

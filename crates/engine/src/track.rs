@@ -1122,6 +1122,8 @@ impl Engine {
                 let loaded = std::sync::Arc::new(location.load());
                 let ahead = if loaded.len() >= AHEAD_AT { Ahead::start(&loaded) } else { None };
                 let ids = vec![NO_NAME; loaded.names_len()];
+                // Most of them are interned by this operation.
+                self.table.names.reserve(loaded.names_len(), loaded.names_bytes());
                 self.session = Some(Session { location, loaded, ids, fresh: Fresh::default(), ahead });
             }
         }
