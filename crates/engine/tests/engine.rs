@@ -230,3 +230,79 @@ fn save_by_rename_is_seen() {
     fs::rename(&tmp, &leaf).expect("rename");
     assert!(engine.poll());
 }
+
+/// A resolver that fails for one name and counts the names it is asked.
+struct FailingOn<'a> {
+    inner: &'a mut MapResolver,
+    name: &'static str,
+    asked: Vec<String>,
+}
+
+impl liveimport_engine::Resolver for FailingOn<'_> {
+    fn resolve(&mut self, names: &[String]) -> Result<Vec<Resolution>, String> {
+        self.asked.extend(names.iter().cloned());
+        if names.iter().any(|n| n == self.name) {
+            return Err(format!("cannot look at {}", self.name));
+        }
+        self.inner.resolve(names)
+    }
+}
+
+#[test]
+fn a_resolver_failing_while_a_level_is_read_fails_the_registration_which_changes_nothing() {
+    // A level wide enough to be read on two threads (16 files or more),
+    // and the resolver failing on a name of the next one: the failure is
+    // the registration's, and it leaves nothing behind.
+    let mut fx = Fixture::new();
+    let wide = 40;
+    let app: String = (0..wide).map(|i| format!("import m{i}\n")).collect();
+    fx.module("app", &app);
+    for i in 0..wide {
+        fx.module(&format!("m{i}"), &format!("import n{i}\n"));
+        fx.module(&format!("n{i}"), "X = 1\n");
+    }
+    fx.module("other", "X = 1\n");
+    let mut engine = fx.engine(Mode::Polling);
+    engine
+        .register(1, false, vec![import("other")], vec![fx.meta("other")], &mut fx.resolver)
+        .expect("register");
+    let before = (engine.tracked(None), engine.registrations(None));
+    let meta = fx.meta("app");
+    let mut failing = FailingOn { inner: &mut fx.resolver, name: "n30", asked: Vec::new() };
+    let result = engine.register(1, false, vec![import("app")], vec![meta.clone()], &mut failing);
+    assert!(
+        matches!(result, Err(EngineError::Resolver(ref message)) if message.contains("n30")),
+        "{result:?}"
+    );
+    assert_eq!((engine.tracked(None), engine.registrations(None)), before);
+    engine.register(1, false, vec![import("app")], vec![meta], &mut fx.resolver).expect("register");
+    assert_eq!(engine.tracked(None).len(), 2 + 2 * wide);
+}
+
+#[test]
+fn modules_are_tracked_in_breadth_first_order_of_their_imports() {
+    // Each level's modules in the order the walk meets their names: the
+    // modules of one level first, then what they import, in the order of
+    // the importers and of their imports (whichever thread read a file).
+    let mut fx = Fixture::new();
+    let wide = 40;
+    let app: String = (0..wide).map(|i| format!("import m{i}\n")).collect();
+    fx.module("app", &app);
+    let mut expected = vec!["app".to_owned()];
+    expected.extend((0..wide).map(|i| format!("m{i}")));
+    for i in 0..wide {
+        // A module of this level (known by then), a later one of this level
+        // (tracked in this level, so not asked again), and one of the next.
+        let j = (i * 7) % wide;
+        fx.module(
+            &format!("m{i}"),
+            &format!("import m{}\nimport n{j}\nfrom m{} import X\n", (i + 39) % wide, (i + 1) % wide),
+        );
+        fx.module(&format!("n{j}"), &format!("X = 1\nimport m{i}\n"));
+        expected.push(format!("n{j}"));
+    }
+    let mut engine = fx.engine(Mode::Polling);
+    engine.register(1, false, vec![import("app")], vec![fx.meta("app")], &mut fx.resolver).expect("register");
+    let order: Vec<String> = engine.tracked(None).into_iter().map(|t| t.name).collect();
+    assert_eq!(order, expected);
+}
