@@ -55,7 +55,8 @@ pub struct Record<'a> {
     /// The package its relative imports were resolved against; `None` when
     /// it has none (its dependencies are the same in any package).
     pub package: Option<&'a str>,
-    /// Its dependencies, without repeats, in order (names of `names`).
+    /// Its dependencies, without repeats, in order (ids of the engine's
+    /// `Names`, given to [`Location::store`] and [`Loaded::holds`]).
     pub deps: &'a [Dep],
 }
 
@@ -768,6 +769,26 @@ mod tests {
         let mut flipped = bytes.clone();
         flipped[bytes.len() / 2] ^= 1;
         assert_eq!(decode(&flipped, (3, 11)), None, "corrupt");
+    }
+
+    #[test]
+    fn any_bytes_with_a_valid_checksum_load_without_panicking() {
+        // Not a format check (the checksum catches damage): whatever a file
+        // holds, loading it and reading every entry back stays in bounds.
+        let entries = vec![entry("/ws/a.py", 1), Entry { package: None, ..entry("/ws/b.py", 2) }];
+        let bytes = encode(&entries, (3, 11));
+        let body = bytes.len() - 8;
+        for at in 0..body {
+            for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut changed = bytes[..body].to_vec();
+                changed[at] = value;
+                let checksum = xxhash_rust::xxh3::xxh3_64(&changed);
+                changed.extend_from_slice(&checksum.to_le_bytes());
+                if let Some(decoded) = decode(&changed, (3, 11)) {
+                    assert_eq!(decoded.len(), 2);
+                }
+            }
+        }
     }
 
     #[test]
