@@ -656,12 +656,55 @@ def registration_targets(report: dict[str, object], get, verdict) -> list[str]:
     out.append(f"| RSS added by `import liveimport` + register() ≤ 2 MiB at N=1,000, ≤ 8 MiB "
                f"at N=10,000 | {'; '.join(parts) or 'n/a'} | "
                f"{verdict(None if not oks else all(oks))} |")
+    kern = report.get("kernel_rss") or {}
+    parts, oks = [], []
+    for n, limit in ((1000, 2048), (10000, 8192)):
+        ours, pypi = (kern.get(str(n)) or {}).get("ours"), (kern.get(str(n)) or {}).get("pypi")
+        if ours is None:
+            continue
+        t = max(ours["total_cold_kib"], ours["total_warm_kib"])
+        parts.append(f"N={n}: {fmt(ours['total_cold_kib'])} / {fmt(ours['total_warm_kib'])} KiB "
+                     f"cold / warm (limit {limit:,}, {'met' if t <= limit else 'missed'}; PyPI "
+                     f"{fmt(None if pypi is None else pypi['total_cold_kib'])} KiB)")
+        oks.append(t <= limit)
+    if parts:
+        out.append(f"| … the same in a real Jupyter kernel (`bench/kernel_rss.py`) | "
+                   f"{'; '.join(parts)} | {verdict(all(oks))} |")
     plain = (report.get("plain_import") or {}).get("ours")
     out.append(f"| `import liveimport` alone in plain Python ≤ 1 MiB | {fmt(plain)} KiB "
                f"(PyPI 1.3.1: {fmt((report.get('plain_import') or {}).get('pypi'))} KiB) | "
                f"{verdict(None if plain is None else plain <= 1024)} |")
     out.append("")
+    if kern:
+        import kernel_rss as kr
+
+        out += ["RSS and time of `import liveimport` + `register()` in real `ipykernel` "
+                "processes started by `jupyter_client` (`bench/kernel_rss.py`; medians; the "
+                "first kernel of each tool starts with an empty analysis cache: cold), beside "
+                "the bare `InteractiveShell` processes of the tables above:", "",
+                kr.table(kern), ""]
     return out
+
+
+def kernel_rss(ours: Path, anchor_venv: Path, out: Path, sizes: list[int], tools: list[str],
+               runs: int, no_setup: bool, notes: list[str]) -> dict[str, object] | None:
+    """Run bench/kernel_rss.py (real ipykernel processes, ours and PyPI in turn);
+    return its medians, or None with a note."""
+    if not Path("/proc/self/statm").exists():
+        notes.append("RSS in real kernels not measured: Linux only")
+        return None
+    log(f"RSS in real Jupyter kernels, N in {sizes} ...")
+    if "ours" not in tools:
+        return None
+    p = subprocess.run([str(ours), str(HERE / "kernel_rss.py"), "--sizes",
+                        ",".join(map(str, sizes)), "--runs", str(runs), "--tools",
+                        ",".join(tools), "--anchor-venv", str(anchor_venv), "--out",
+                        str(out / "kernel"), *(["--no-setup"] if no_setup else [])],
+                       capture_output=True, text=True, cwd=str(ROOT))
+    if p.returncode != 0:
+        notes.append(f"RSS in real kernels not measured: {p.stderr.strip()[-300:]}")
+        return None
+    return json.loads((out / "kernel" / "results.json").read_text())["summary"]
 
 
 def plot(report_json: Path, png: Path, pythons: list[Path]) -> str:
@@ -709,6 +752,9 @@ def main() -> int:
                     help="also write the report here (default for --full: bench/RESULTS.md)")
     ap.add_argument("--label", default="", help="text put at the top of --results-md")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc processes")
+    ap.add_argument("--kernels", choices=("auto", "yes", "no"), default="auto",
+                    help="also measure import + register() RSS in real Jupyter kernels "
+                         "(bench/kernel_rss.py; auto: in --full runs, on Linux)")
     ap.add_argument("--rerender", type=Path, metavar="RESULTS_JSON",
                     help="print the Markdown report of an earlier run's results.json; no run")
     args = ap.parse_args()
@@ -851,6 +897,11 @@ def main() -> int:
             else:
                 log(f"N={n} {s.label}: FAILED: {cell.get('error')}")
         report["results"][str(n)] = res
+    if args.kernels == "yes" or (args.kernels == "auto" and mode == "full"):
+        report["kernel_rss"] = kernel_rss(
+            args.ours_python, args.anchor_venv, out, [n for n in sizes if n >= 1000] or sizes,
+            [s.key for s in specs if s.available and s.key in ("ours", "pypi")],
+            3 if mode == "full" else 1, args.no_setup, notes)
     report["load_after"] = loadavg()
     report["duration_s"] = time.perf_counter() - t_start
     js = out / "results.json"

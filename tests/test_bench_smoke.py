@@ -108,3 +108,42 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     assert "### N = 10" in md and "| metric |" in md and "### Targets" in md
     for raw in (tmp_path / "workers").glob("*.json"):
         json.loads(raw.read_text())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_kernel_rss_harness_smoke(tmp_path: Path) -> None:
+    """``bench/kernel_rss.py`` starts a real ipykernel with our build, has it
+    import a 10-module app, then LiveImport, and register; the RSS and time it
+    reports come from inside that kernel."""
+    pytest.importorskip("jupyter_client")
+    pytest.importorskip("ipykernel")
+    if importlib.util.find_spec("liveimport") is None:
+        pytest.skip("liveimport is not installed in this interpreter (run `make build`)")
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "kernel_rss.py"),
+        "--sizes",
+        "10",
+        "--runs",
+        "2",
+        "--tools",
+        "ours",
+        "--ours-python",
+        sys.executable,
+        "--no-setup",
+        "--out",
+        str(tmp_path / "kernel"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "kernel" / "results.json").read_text())
+    raw = data["raw"]["10"]["ours"]
+    assert [r["warm"] for r in raw] == [False, True]
+    for r in raw:
+        # The extension alone maps pages: an import that adds nothing was not measured.
+        assert _is_number(r["install_kib"]) and r["install_kib"] > 0, r
+        assert _is_number(r["register_kib"]) and r["register_kib"] >= 0, r
+        assert _is_number(r["register_ms"]) and r["register_ms"] > 0, r
+    s = data["summary"]["10"]["ours"]
+    assert s["total_cold_kib"] == s["install_kib"] + s["register_cold_kib"]
+    assert "| 10 | ours |" in proc.stdout
