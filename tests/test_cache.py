@@ -152,7 +152,9 @@ def test_a_copy_in_another_package_resolves_its_relative_imports_there(tmp_path:
         (project / pkg).mkdir(parents=True)
         (project / pkg / "__init__.py").write_text("")
         (project / pkg / "sib.py").write_text(f"WHERE = {pkg!r}\n")
-        (project / pkg / "mod.py").write_text("from . import sib\nfrom .sib import WHERE\nimport json\n")
+        (project / pkg / "mod.py").write_text(
+            "from . import sib\nfrom .sib import WHERE\nimport json\n"
+        )
     (project / "app.py").write_text("import p.mod\n")
     cache = tmp_path / "cache"
     first = run(project, cache)
