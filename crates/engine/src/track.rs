@@ -606,8 +606,9 @@ struct Trust {
     local: FxHashMap<Box<[u8]>, bool>,
 }
 
-/// Slack for the process start time (`/proc/stat` gives the boot time in
-/// whole seconds) and for timestamp granularity.
+/// Slack for timestamp granularity (file systems with coarse or
+/// whole-second timestamps) and for the process start time (known to a
+/// clock tick, 10 ms).
 const PREDATES_MARGIN_NS: i64 = 3_000_000_000;
 
 impl Trust {
@@ -652,15 +653,29 @@ fn process_start_ns() -> Option<i64> {
             // the command name, which may hold spaces but ends with ')'.
             let after = &stat[stat.rfind(')')? + 1..];
             let ticks: i64 = after.split_whitespace().nth(19)?.parse().ok()?;
-            let boot = std::fs::read_to_string("/proc/stat").ok()?;
-            let btime: i64 = boot.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
             // SAFETY: sysconf only reads a configuration value.
             let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32);
-            let started = btime
+            // When the machine booted, to the nanosecond: the wall clock
+            // now less the time since boot (what `/proc/stat`'s `btime`
+            // holds, but that is cut to whole seconds, which would make
+            // the start up to a second early). The wall clock is read
+            // first, so the boot time found is never late.
+            let now = fingerprint::now_ns();
+            let mut since_boot = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes one timespec, which `since_boot` is.
+            if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut since_boot) } != 0 {
+                return None;
+            }
+            // `time_t` and `c_long` are 32 bits on some targets.
+            #[allow(clippy::useless_conversion)]
+            let since_boot = i64::from(since_boot.tv_sec)
                 .checked_mul(1_000_000_000)?
-                .checked_add(ticks.checked_mul(1_000_000_000 / hz.max(1))?)?;
+                .checked_add(i64::from(since_boot.tv_nsec))?;
+            // The kernel rounds the start's ticks down: a lower bound too.
+            let started =
+                now.checked_sub(since_boot)?.checked_add(ticks.checked_mul(1_000_000_000 / hz.max(1))?)?;
             // A start after now is a misreading (the rule needs a lower bound).
-            (hz > 0 && started <= fingerprint::now_ns()).then_some(started)
+            (hz > 0 && started <= now).then_some(started)
         }
         #[cfg(not(target_os = "linux"))]
         None
