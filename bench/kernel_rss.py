@@ -133,31 +133,39 @@ def main() -> None:
         if not args.no_setup:
             ensure_ipykernel(anchor)
         tools["pypi"] = anchor.absolute()
-    specs = Path(tempfile.mkdtemp(prefix="liveimport-kernelspecs-"))
-    for key, py in tools.items():
-        write_spec(specs, f"liveimport-bench-{key}", py)
-    os.environ["JUPYTER_PATH"] = str(specs)
-
-    base = (args.out.parent / "workspaces").resolve()
-    results: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for n in args.sizes:
-        wsdir = run.prepare_master(n, args.seed, base, list(tools.values()))
-        imports = genws.Workspace(n, args.seed).notebook_imports()
-        caches = {key: tempfile.mkdtemp(prefix="liveimport-bench-cache-") for key in tools}
-        rows: dict[str, list[dict[str, float]]] = {key: [] for key in tools}
-        for i in range(args.runs):
-            for key in tools:
-                r = one_kernel(f"liveimport-bench-{key}", wsdir, imports, caches[key])
-                r["warm"] = i > 0
-                rows[key].append(r)
-                run.log(f"N={n} {key} {'warm' if i else 'cold'}: {r}")
-        results[str(n)] = rows
+    with tempfile.TemporaryDirectory(prefix="liveimport-kernel-rss-") as scratch:
+        specs = Path(scratch) / "specs"
+        for key, py in tools.items():
+            write_spec(specs, f"liveimport-bench-{key}", py)
+        os.environ["JUPYTER_PATH"] = str(specs)
+        results = measure(args, tools, Path(scratch))
 
     args.out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
     (args.out / "results.json").write_text(json.dumps({"raw": results, "summary": summary},
                                                       indent=1))
     print(table(summary))
+
+
+def measure(args: argparse.Namespace, tools: dict[str, Path],
+            scratch: Path) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Each size's kernels, the tools in turn; each tool's analysis cache
+    (under `scratch`) empty for its first kernel only."""
+    base = (args.out.parent / "workspaces").resolve()
+    results: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for n in args.sizes:
+        wsdir = run.prepare_master(n, args.seed, base, list(tools.values()))
+        imports = genws.Workspace(n, args.seed).notebook_imports()
+        rows: dict[str, list[dict[str, float]]] = {key: [] for key in tools}
+        for i in range(args.runs):
+            for key in tools:
+                cache = str(scratch / f"cache-{n}-{key}")
+                r = one_kernel(f"liveimport-bench-{key}", wsdir, imports, cache)
+                r["warm"] = i > 0
+                rows[key].append(r)
+                run.log(f"N={n} {key} {'warm' if i else 'cold'}: {r}")
+        results[str(n)] = rows
+    return results
 
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]]

@@ -693,9 +693,9 @@ def kernel_rss(ours: Path, anchor_venv: Path, out: Path, sizes: list[int], tools
     if not Path("/proc/self/statm").exists():
         notes.append("RSS in real kernels not measured: Linux only")
         return None
-    log(f"RSS in real Jupyter kernels, N in {sizes} ...")
     if "ours" not in tools:
         return None
+    log(f"RSS in real Jupyter kernels, N in {sizes} ...")
     p = subprocess.run([str(ours), str(HERE / "kernel_rss.py"), "--sizes",
                         ",".join(map(str, sizes)), "--runs", str(runs), "--tools",
                         ",".join(tools), "--anchor-venv", str(anchor_venv), "--out",
