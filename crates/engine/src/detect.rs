@@ -132,7 +132,7 @@ impl Detector {
             let module = &table.modules[id];
             for file in module.file.iter().chain(module.target.iter()) {
                 self.by_file.push((path_hash(file), id));
-                if let Some(dir) = file.parent() {
+                if let Some(dir) = fingerprint::parent(file) {
                     if last.is_none_or(|last| last.as_os_str() != dir.as_os_str()) {
                         dirs.insert(dir.to_path_buf());
                         last = Some(dir);
@@ -164,11 +164,13 @@ impl Detector {
         let fresh: HashSet<PathBuf> = self.watcher.watch_dirs(&dirs, relink).into_iter().collect();
         let polled_dirs = self.watcher.polled_dirs();
         self.polled.clear();
+        // Modules in a directory watched anew: ascending, as `modules` is.
+        let mut new_ones = Vec::new();
         let mut last: Option<(&Path, bool, bool)> = None;
         for &id in &modules {
             let module = &table.modules[id];
             let (mut polled, mut new) = (false, false);
-            for dir in module.file.iter().chain(module.target.iter()).filter_map(|f| f.parent()) {
+            for dir in module.file.iter().chain(module.target.iter()).filter_map(|f| fingerprint::parent(f)) {
                 let (is_polled, is_new) = match last {
                     Some((last, p, n)) if last.as_os_str() == dir.as_os_str() => (p, n),
                     _ => {
@@ -184,10 +186,16 @@ impl Detector {
                 self.polled.push(id);
             }
             if new {
-                self.candidates.insert(id);
+                new_ones.push(id);
             }
         }
         self.candidates.retain(|id| *id < table.len());
+        if self.candidates.is_empty() {
+            // Built at once from sorted ids (a first watch: every module).
+            self.candidates = new_ones.into_iter().collect();
+        } else {
+            self.candidates.extend(new_ones);
+        }
         self.stale = modules.iter().copied().filter(|&id| table.modules[id].is_stale()).collect();
         self.watched = modules;
     }

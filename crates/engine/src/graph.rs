@@ -237,14 +237,30 @@ impl Table {
     /// workspace), never `id` itself.
     pub fn edges(&self, id: ModId, deps: &[Dep], follow: &dyn Fn(ModId) -> bool) -> Vec<ModId> {
         let mut out: Vec<ModId> = Vec::with_capacity(deps.len());
+        self.each_edge(id, deps, follow, |target| {
+            if !out.contains(&target) {
+                out.push(target);
+            }
+        });
+        out
+    }
+
+    /// [`Table::edges`] given to `each` one at a time, repeats included
+    /// (for walks that skip what they have seen): no allocation.
+    pub fn each_edge(
+        &self,
+        id: ModId,
+        deps: &[Dep],
+        follow: &dyn Fn(ModId) -> bool,
+        mut each: impl FnMut(ModId),
+    ) {
         for &dep in deps {
             if let Some(target) = self.resolve(dep) {
-                if target != id && follow(target) && !out.contains(&target) {
-                    out.push(target);
+                if target != id && follow(target) {
+                    each(target);
                 }
             }
         }
-        out
     }
 
     /// Which modules the roots reach through [`Table::edges`] (by id).
@@ -263,12 +279,12 @@ impl Table {
             }
         }
         while let Some(id) = stack.pop() {
-            for dep in self.edges(id, deps_of(id), follow) {
+            self.each_edge(id, deps_of(id), follow, |dep| {
                 if !reachable[dep] {
                     reachable[dep] = true;
                     stack.push(dep);
                 }
-            }
+            });
         }
         reachable
     }

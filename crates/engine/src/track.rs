@@ -321,7 +321,7 @@ impl Engine {
             observed: Observed::Missing,
             excluded,
         };
-        if let Some(file) = module.file.as_deref().map(Path::to_path_buf) {
+        if let Some(file) = module.file.as_deref() {
             let failure = match (&observed, analysed) {
                 (Observed::Present { hash, .. }, Some(Ok(()))) => {
                     module.deps = deps.into_boxed_slice();
@@ -336,7 +336,7 @@ impl Engine {
                 _ => None,
             };
             if let (Some(error), true) = (failure, strict) {
-                return Err(EngineError::Analysis { module: meta.name, file, error });
+                return Err(EngineError::Analysis { module: meta.name, file: file.to_path_buf(), error });
             }
             module.observed = observed;
         }
@@ -385,6 +385,14 @@ impl Engine {
                 let deps = &self.table.modules[id].deps;
                 for dep in deps {
                     let parent = dep.fallback();
+                    // `m.x` of `from m import x` with `m` tracked and not a
+                    // package: `x` is no submodule, and `m` is known.
+                    let plain_parent = parent
+                        .and_then(|p| self.table.get_id(p))
+                        .is_some_and(|m| !self.table.modules[m].is_package);
+                    if plain_parent {
+                        continue;
+                    }
                     for name in std::iter::once(dep.name).chain(parent) {
                         if self.table.get_id(name).is_none()
                             && !self.untrackable.contains(&name)
@@ -405,12 +413,12 @@ impl Engine {
                     let follow = |d: ModId| {
                         direct.get(d).copied().unwrap_or(false) || self.table.modules[d].in_workspace
                     };
-                    for target in self.table.edges(id, deps, &follow) {
+                    self.table.each_edge(id, deps, &follow, |target| {
                         if !visited[target] {
                             visited[target] = true;
                             queue.push(target);
                         }
-                    }
+                    });
                 }
             }
             if wanted.is_empty() && children.is_empty() {
@@ -623,7 +631,7 @@ impl Trust {
             return;
         }
         for meta in metas {
-            let Some(dir) = meta.file.as_deref().and_then(Path::parent) else { continue };
+            let Some(dir) = meta.file.as_deref().and_then(fingerprint::parent) else { continue };
             let key = dir.as_os_str().as_encoded_bytes();
             if !self.local.contains_key(key) {
                 self.local.insert(Box::from(key), crate::watch::local_fs(dir));
@@ -634,8 +642,7 @@ impl Trust {
     fn predates(&self, file: &Path, meta: &fingerprint::Meta) -> bool {
         let Some(started) = self.started_ns else { return false };
         meta.mtime_ns.max(meta.ctime_ns).saturating_add(PREDATES_MARGIN_NS) < started
-            && file
-                .parent()
+            && fingerprint::parent(file)
                 .and_then(|dir| self.local.get(dir.as_os_str().as_encoded_bytes()))
                 .copied()
                 .unwrap_or(false)
