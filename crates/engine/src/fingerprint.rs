@@ -20,7 +20,7 @@ pub fn parent(path: &Path) -> Option<&Path> {
         if let Some(at) = bytes.iter().rposition(|&b| b == b'/') {
             let (dir, name) = (&bytes[..at], &bytes[at + 1..]);
             let plain = !name.is_empty() && name != b"." && name != b"..";
-            // A directory that ends in `/`, `/.` or `.` is left to `Path`.
+            // A directory that ends in `/` or `.` is left to `Path`.
             if plain && dir.len() > 1 && bytes[0] == b'/' && !dir.ends_with(b"/") && !dir.ends_with(b".") {
                 return Some(Path::new(std::ffi::OsStr::from_bytes(dir)));
             }

@@ -178,6 +178,12 @@ impl Table {
         }
     }
 
+    /// Whether `name` is a tracked module that is not a package (names
+    /// below it cannot be submodules).
+    pub fn is_plain_module(&self, name: NameId) -> bool {
+        self.get_id(name).is_some_and(|m| !self.modules[m].is_package)
+    }
+
     pub fn intern(&mut self, name: &str) -> NameId {
         self.names.intern(name)
     }

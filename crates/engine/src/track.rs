@@ -387,10 +387,7 @@ impl Engine {
                     let parent = dep.fallback();
                     // `m.x` of `from m import x` with `m` tracked and not a
                     // package: `x` is no submodule, and `m` is known.
-                    let plain_parent = parent
-                        .and_then(|p| self.table.get_id(p))
-                        .is_some_and(|m| !self.table.modules[m].is_package);
-                    if plain_parent {
+                    if parent.is_some_and(|p| self.table.is_plain_module(p)) {
                         continue;
                     }
                     for name in std::iter::once(dep.name).chain(parent) {
@@ -426,10 +423,7 @@ impl Engine {
             }
             let mut to_track: Vec<ModuleMeta> = Vec::new();
             self.ask(resolver, wanted, &mut to_track, &mut absent, &mut plain)?;
-            let is_plain = |name: NameId| {
-                plain.contains(&name)
-                    || self.table.get_id(name).is_some_and(|m| !self.table.modules[m].is_package)
-            };
+            let is_plain = |name: NameId| plain.contains(&name) || self.table.is_plain_module(name);
             let mut wanted = Vec::new();
             for (child, parent) in children {
                 if !is_plain(parent) && !absent.contains(&child) && asked.insert(child) {

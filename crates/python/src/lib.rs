@@ -422,8 +422,8 @@ fn describe_module(py: Python<'_>, modules: &Bound<'_, PyAny>, name: &str) -> Py
 }
 
 /// [`describe_module`] for each of `names`, in order. The work is done in
-/// passes over all of them (the modules, then their specs, then the specs'
-/// fields, then the paths), each pass asking the processor for the objects
+/// passes over all of them (the modules, then their namespaces, their specs,
+/// the specs' fields, the paths), each pass asking the processor for the objects
 /// the next items need: in a kernel that imported thousands of modules
 /// they are scattered in memory, and fetched one after the other they cost
 /// more than the lookups themselves.
@@ -457,6 +457,7 @@ fn describe_modules<S: AsRef<str>>(
                 .transpose()?,
         );
     }
+    // `None`: no module, or no spec.
     let mut specs = Vec::with_capacity(names.len());
     for (i, module) in found.iter().enumerate() {
         prefetch(namespaces.get(i + AHEAD).and_then(Option::as_ref).map(|d| d.as_any()));
@@ -473,19 +474,16 @@ fn describe_modules<S: AsRef<str>>(
             Some(spec) => Some(spec),
             None => module.getattr_opt(intern!(py, "__spec__"))?,
         };
-        specs.push(Some(spec.filter(|s| !s.is_none())));
+        specs.push(spec.filter(|s| !s.is_none()));
     }
     let mut fields = Vec::with_capacity(names.len());
     for (i, spec) in specs.iter().enumerate() {
-        let ahead = specs.get(i + AHEAD).and_then(|s| s.as_ref()).and_then(Option::as_ref);
+        let ahead = specs.get(i + AHEAD).and_then(Option::as_ref);
         prefetch(ahead);
         // Where CPython 3.11 and 3.12 keep the pointer to an instance's
         // attribute values: just before the object.
         prefetch_at(ahead.map(|s| s.as_ptr().cast::<u8>().cast_const().wrapping_sub(32)));
-        fields.push(match spec {
-            Some(Some(spec)) => Some(spec_fields(spec)?),
-            _ => None,
-        });
+        fields.push(spec.as_ref().map(spec_fields).transpose()?);
     }
     let mut out = Vec::with_capacity(names.len());
     for i in 0..names.len() {
